@@ -1,0 +1,126 @@
+// Package admin serves each service's admin port: GET /healthz (alive), GET /readyz (every
+// dependency check passes: 200, else 503 naming what is down) and GET /metrics (Prometheus text).
+// Services may mount more routes, such as the worker's order query API.
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+)
+
+// Check reports a dependency's health; nil means reachable.
+type Check func(ctx context.Context) error
+
+// Server is the admin HTTP server.
+type Server struct {
+	log      *zap.Logger
+	mux      *http.ServeMux
+	registry *prometheus.Registry
+
+	mu     sync.RWMutex
+	checks map[string]Check
+}
+
+// New returns a server with a fresh registry holding the Go and process collectors.
+func New(log *zap.Logger) *Server {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s := &Server{log: log, mux: http.NewServeMux(), registry: reg, checks: map[string]Check{}}
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	return s
+}
+
+// Registry is where the service registers its metrics.
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+// Handle mounts h on pattern (net/http ServeMux syntax, e.g. "GET /v1/orders/{provider}/{id}").
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// AddCheck adds a readiness check under name.
+func (s *Server) AddCheck(name string, c Check) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.checks[name] = c
+}
+
+// Ready runs every check and returns what is down, keyed by check name.
+func (s *Server) Ready(ctx context.Context) map[string]string {
+	s.mu.RLock()
+	names := make([]string, 0, len(s.checks))
+	for n := range s.checks {
+		names = append(names, n)
+	}
+	s.mu.RUnlock()
+	sort.Strings(names)
+	down := map[string]string{}
+	for _, n := range names {
+		s.mu.RLock()
+		c := s.checks[n]
+		s.mu.RUnlock()
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := c(cctx)
+		cancel()
+		if err != nil {
+			down[n] = err.Error()
+		}
+	}
+	return down
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	down := s.Ready(r.Context())
+	if len(down) > 0 {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "down": down})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// Handler returns the admin routes, for tests.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Serve serves on ln until ctx ends, then shuts down within 5 s.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("admin serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("admin shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("admin serve: %w", err)
+	}
+	return nil
+}
+
+// WriteJSON writes v with status; shared by the routes services mount here.
+func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v) // the client went away; nothing left to tell it
+}

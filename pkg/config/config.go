@@ -1,0 +1,374 @@
+// Package config reads Hookline's configuration once at start: the environment first, then an
+// optional YAML tenants file (HOOKLINE_CONFIG) for several tenants and extra Standard Webhooks
+// sources. Every error names the setting and wraps ErrInvalid.
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/hookline/hookline/pkg/streams"
+	"gopkg.in/yaml.v3"
+)
+
+// Built-in provider names.
+const (
+	ProviderPetstore = "petstore"
+	ProviderBunjang  = "bunjang"
+	// DefaultTenant is used when a request carries no X-Tenant-ID.
+	DefaultTenant = "default"
+)
+
+// RateLimit is a token bucket; RPS 0 turns it off.
+type RateLimit struct {
+	RPS   float64
+	Burst int
+}
+
+// Provider is one provider's settings for one tenant.
+type Provider struct {
+	Secrets []Secret
+	// Tolerance is Bunjang's freshness window, or the Petstore maximum body-timestamp age.
+	Tolerance time.Duration
+}
+
+// Tenant is one tenant with its providers.
+type Tenant struct {
+	ID        string
+	RateLimit RateLimit
+	// Providers by name: "petstore", "bunjang". A provider without secrets is absent.
+	Providers map[string]*Provider
+}
+
+// Source is an extra Standard Webhooks source, served at POST /webhooks/<Name>.
+type Source struct {
+	Name      string
+	Tenant    string
+	Secrets   []Secret
+	Tolerance time.Duration
+}
+
+// Defaults differ per service.
+type Defaults struct {
+	HTTPAddr  string
+	AdminAddr string
+}
+
+// Config is everything the services read at start.
+type Config struct {
+	NATSURL  string
+	RedisURL string
+	LogLevel string
+
+	HTTPAddr  string
+	AdminAddr string
+
+	MaxBodyBytes     int64
+	PetstoreMaxAge   time.Duration
+	BunjangTolerance time.Duration
+	Streams          streams.Options
+
+	JWTSecret            Secret
+	CallbackSecret       Secret
+	CallbackRetryDelays  []time.Duration
+	CallbackAllowPrivate bool
+	CallbackAllowCIDRs   []netip.Prefix
+
+	Tenants map[string]*Tenant
+	Sources map[string]*Source
+}
+
+var uuidRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// NormalizeTenantID lowercases id and reports whether it is `default` or a UUID.
+func NormalizeTenantID(id string) (string, bool) {
+	id = strings.ToLower(strings.TrimSpace(id))
+	return id, id == DefaultTenant || uuidRe.MatchString(id)
+}
+
+// DefaultCallbackRetryDelays is the contract's retry schedule.
+var DefaultCallbackRetryDelays = []time.Duration{
+	time.Minute, 5 * time.Minute, 30 * time.Minute, time.Hour, 6 * time.Hour, 24 * time.Hour,
+}
+
+// Load reads the configuration from lookup (os.LookupEnv in production).
+func Load(lookup Lookup, d Defaults) (*Config, error) {
+	e := NewEnv(lookup)
+	c := &Config{
+		NATSURL:          e.String("NATS_URL", "nats://127.0.0.1:4222"),
+		RedisURL:         e.String("REDIS_URL", "redis://127.0.0.1:6379/0"),
+		LogLevel:         strings.ToLower(e.String("HOOKLINE_LOG_LEVEL", "info")),
+		HTTPAddr:         e.String("HOOKLINE_HTTP_ADDR", d.HTTPAddr),
+		AdminAddr:        e.String("HOOKLINE_ADMIN_ADDR", d.AdminAddr),
+		MaxBodyBytes:     int64(e.Int("HOOKLINE_MAX_BODY_BYTES", 1<<20, 1, 64<<20)),
+		PetstoreMaxAge:   e.Duration("HOOKLINE_PETSTORE_MAX_AGE", 72*time.Hour),
+		BunjangTolerance: e.Duration("HOOKLINE_BUNJANG_TOLERANCE", 300*time.Second),
+		Streams: streams.Options{
+			Replicas:        e.Int("HOOKLINE_STREAM_REPLICAS", 1, 1, 5),
+			DuplicateWindow: e.Duration("HOOKLINE_DUPLICATE_WINDOW", 2*time.Minute),
+			MaxAge:          e.Duration("HOOKLINE_STREAM_MAX_AGE", 7*24*time.Hour),
+		},
+		CallbackRetryDelays:  e.Durations("HOOKLINE_CALLBACK_RETRY_DELAYS", DefaultCallbackRetryDelays),
+		CallbackAllowPrivate: e.Bool("HOOKLINE_CALLBACK_ALLOW_PRIVATE", false),
+		Tenants:              map[string]*Tenant{},
+		Sources:              map[string]*Source{},
+	}
+	checkURL(e, "NATS_URL", c.NATSURL, "nats", "tls", "ws", "wss")
+	checkURL(e, "REDIS_URL", c.RedisURL, "redis", "rediss", "unix")
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		e.Fail("HOOKLINE_LOG_LEVEL", "want debug, info, warn or error, got %q", c.LogLevel)
+	}
+	checkAddr(e, "HOOKLINE_HTTP_ADDR", c.HTTPAddr)
+	checkAddr(e, "HOOKLINE_ADMIN_ADDR", c.AdminAddr)
+	c.JWTSecret = optionalSecret(e, lookup, "HOOKLINE_JWT_SECRET")
+	c.CallbackSecret = optionalSecret(e, lookup, "HOOKLINE_CALLBACK_SECRET")
+	for _, s := range e.List("HOOKLINE_CALLBACK_ALLOW_CIDRS") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			e.Fail("HOOKLINE_CALLBACK_ALLOW_CIDRS", "want CIDRs such as 10.1.0.0/16, got %q", s)
+			break
+		}
+		c.CallbackAllowCIDRs = append(c.CallbackAllowCIDRs, p.Masked())
+	}
+
+	def := &Tenant{
+		ID: DefaultTenant,
+		RateLimit: RateLimit{
+			RPS:   e.Float("HOOKLINE_RATE_LIMIT_RPS", 0),
+			Burst: e.Int("HOOKLINE_RATE_LIMIT_BURST", 0, 0, 1<<30),
+		},
+		Providers: map[string]*Provider{},
+	}
+	if secrets := envSecrets(e, lookup, "HOOKLINE_PETSTORE_SECRETS"); len(secrets) > 0 {
+		def.Providers[ProviderPetstore] = &Provider{Secrets: secrets, Tolerance: c.PetstoreMaxAge}
+	}
+	if secrets := envSecrets(e, lookup, "HOOKLINE_BUNJANG_SECRETS"); len(secrets) > 0 {
+		def.Providers[ProviderBunjang] = &Provider{Secrets: secrets, Tolerance: c.BunjangTolerance}
+	}
+	c.Tenants[DefaultTenant] = def
+	if err := e.Err(); err != nil {
+		return nil, err
+	}
+	if path := e.String("HOOKLINE_CONFIG", ""); path != "" {
+		if err := c.loadFile(path, lookup); err != nil {
+			return nil, err
+		}
+	}
+	for _, t := range c.Tenants {
+		if t.RateLimit.RPS > 0 && t.RateLimit.Burst < 1 {
+			t.RateLimit.Burst = max(1, int(t.RateLimit.RPS))
+		}
+	}
+	return c, nil
+}
+
+func checkURL(e *Env, name, v string, schemes ...string) {
+	u, err := url.Parse(v)
+	if err != nil {
+		e.Fail(name, "not a URL: %q", redactURL(v))
+		return
+	}
+	for _, s := range schemes {
+		if u.Scheme == s {
+			return
+		}
+	}
+	e.Fail(name, "want a %s:// URL, got %q", schemes[0], redactURL(v))
+}
+
+func redactURL(v string) string {
+	if u, err := url.Parse(v); err == nil {
+		return u.Redacted()
+	}
+	return "(unparsable)"
+}
+
+func checkAddr(e *Env, name, v string) {
+	if v == "" {
+		return
+	}
+	if i := strings.LastIndex(v, ":"); i < 0 {
+		e.Fail(name, "want host:port, got %q", v)
+	}
+}
+
+func optionalSecret(e *Env, lookup Lookup, name string) Secret {
+	v := e.String(name, "")
+	if v == "" {
+		return Secret{}
+	}
+	s, err := ResolveSecret(v, lookup)
+	if err != nil {
+		e.Fail(name, "%v", err)
+	}
+	return s
+}
+
+func envSecrets(e *Env, lookup Lookup, name string) []Secret {
+	var out []Secret
+	for _, v := range e.List(name) {
+		s, err := ResolveSecret(v, lookup)
+		if err != nil {
+			e.Fail(name, "%v", err)
+			return nil
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+type fileConfig struct {
+	Tenants []struct {
+		ID        string `yaml:"id"`
+		RateLimit *struct {
+			RPS   float64 `yaml:"rps"`
+			Burst int     `yaml:"burst"`
+		} `yaml:"rateLimit"`
+		Providers map[string]struct {
+			Secrets   []string `yaml:"secrets"`
+			Tolerance string   `yaml:"tolerance"`
+			MaxAge    string   `yaml:"maxAge"`
+		} `yaml:"providers"`
+	} `yaml:"tenants"`
+	Sources []struct {
+		Name      string   `yaml:"name"`
+		Tenant    string   `yaml:"tenant"`
+		Secrets   []string `yaml:"secrets"`
+		Tolerance string   `yaml:"tolerance"`
+	} `yaml:"sources"`
+}
+
+func (c *Config) loadFile(path string, lookup Lookup) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("%w: HOOKLINE_CONFIG: %w", ErrInvalid, err)
+	}
+	var fc fileConfig
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&fc); err != nil && err.Error() != "EOF" {
+		return fmt.Errorf("%w: HOOKLINE_CONFIG %s: %s", ErrInvalid, path, oneLine(err.Error()))
+	}
+	fail := func(where, format string, args ...any) error {
+		return fmt.Errorf("%w: HOOKLINE_CONFIG %s: %s: %s", ErrInvalid, path, where, fmt.Sprintf(format, args...))
+	}
+	for i, ft := range fc.Tenants {
+		where := fmt.Sprintf("tenants[%d]", i)
+		id, ok := NormalizeTenantID(ft.ID)
+		if !ok {
+			return fail(where+".id", "want %q or a UUID, got %q", DefaultTenant, ft.ID)
+		}
+		t, exists := c.Tenants[id]
+		if exists && id != DefaultTenant {
+			return fail(where+".id", "tenant %q is listed twice", id)
+		}
+		if !exists {
+			t = &Tenant{ID: id, Providers: map[string]*Provider{}}
+			c.Tenants[id] = t
+		}
+		if ft.RateLimit != nil {
+			if ft.RateLimit.RPS < 0 || ft.RateLimit.Burst < 0 {
+				return fail(where+".rateLimit", "rps and burst must be >= 0")
+			}
+			t.RateLimit = RateLimit{RPS: ft.RateLimit.RPS, Burst: ft.RateLimit.Burst}
+		}
+		for name, fp := range ft.Providers {
+			pw := where + ".providers." + name
+			tol := c.BunjangTolerance
+			switch name {
+			case ProviderPetstore:
+				tol = c.PetstoreMaxAge
+				if fp.Tolerance != "" {
+					return fail(pw+".tolerance", "petstore has no tolerance; use maxAge")
+				}
+				if fp.MaxAge != "" {
+					d, err := ParseDuration(fp.MaxAge)
+					if err != nil || d <= 0 {
+						return fail(pw+".maxAge", "want a positive duration, got %q", fp.MaxAge)
+					}
+					tol = d
+				}
+			case ProviderBunjang:
+				if fp.MaxAge != "" {
+					return fail(pw+".maxAge", "bunjang has no maxAge; use tolerance")
+				}
+				if fp.Tolerance != "" {
+					d, err := ParseDuration(fp.Tolerance)
+					if err != nil || d <= 0 {
+						return fail(pw+".tolerance", "want a positive duration, got %q", fp.Tolerance)
+					}
+					tol = d
+				}
+			default:
+				return fail(pw, "unknown provider %q (want petstore or bunjang; other sources go under sources:)", name)
+			}
+			secrets, err := resolveAll(fp.Secrets, lookup)
+			if err != nil {
+				return fail(pw+".secrets", "%v", err)
+			}
+			if len(secrets) == 0 {
+				return fail(pw+".secrets", "at least one secret is required")
+			}
+			t.Providers[name] = &Provider{Secrets: secrets, Tolerance: tol}
+		}
+	}
+	for i, fs := range fc.Sources {
+		where := fmt.Sprintf("sources[%d]", i)
+		if !streams.ValidToken(fs.Name) || fs.Name == ProviderPetstore || fs.Name == ProviderBunjang {
+			return fail(where+".name", "want a name of letters, digits, - and _ other than petstore and bunjang, got %q", fs.Name)
+		}
+		if _, dup := c.Sources[fs.Name]; dup {
+			return fail(where+".name", "source %q is listed twice", fs.Name)
+		}
+		tenant := DefaultTenant
+		if fs.Tenant != "" {
+			id, ok := NormalizeTenantID(fs.Tenant)
+			if !ok {
+				return fail(where+".tenant", "want %q or a UUID, got %q", DefaultTenant, fs.Tenant)
+			}
+			tenant = id
+		}
+		if _, ok := c.Tenants[tenant]; !ok {
+			return fail(where+".tenant", "tenant %q is not listed under tenants:", tenant)
+		}
+		tol := 300 * time.Second
+		if fs.Tolerance != "" {
+			d, err := ParseDuration(fs.Tolerance)
+			if err != nil || d <= 0 {
+				return fail(where+".tolerance", "want a positive duration, got %q", fs.Tolerance)
+			}
+			tol = d
+		}
+		secrets, err := resolveAll(fs.Secrets, lookup)
+		if err != nil {
+			return fail(where+".secrets", "%v", err)
+		}
+		if len(secrets) == 0 {
+			return fail(where+".secrets", "at least one secret is required")
+		}
+		c.Sources[fs.Name] = &Source{Name: fs.Name, Tenant: tenant, Secrets: secrets, Tolerance: tol}
+	}
+	return nil
+}
+
+func resolveAll(vals []string, lookup Lookup) ([]Secret, error) {
+	out := make([]Secret, 0, len(vals))
+	for _, v := range vals {
+		s, err := ResolveSecret(v, lookup)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
