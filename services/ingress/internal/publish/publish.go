@@ -1,0 +1,97 @@
+// Package publish stores messages in JetStream for the ingress. Publishes are asynchronous so
+// concurrent requests share the connection, and each request waits on its own ack future: the
+// caller gets the PubAck (the message is stored) or ErrUnavailable within the timeout, never a
+// guess.
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ErrUnavailable means JetStream did not acknowledge the message in time, or NATS is down. The
+// message may or may not be stored; a retry with the same msg id is deduplicated.
+var ErrUnavailable = errors.New("jetstream unavailable")
+
+// Options tune the publisher.
+type Options struct {
+	// Timeout bounds the wait for a PubAck (default 2s).
+	Timeout time.Duration
+	// MaxPending caps publishes awaiting an ack; past it a publish waits up to Timeout for room
+	// (default 4096).
+	MaxPending int
+}
+
+// Publisher publishes to JetStream and waits for the ack.
+type Publisher struct {
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	timeout time.Duration
+}
+
+// New returns a publisher on nc.
+func New(nc *nats.Conn, o Options) (*Publisher, error) {
+	if o.Timeout <= 0 {
+		o.Timeout = 2 * time.Second
+	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = 4096
+	}
+	js, err := jetstream.New(nc,
+		jetstream.WithPublishAsyncMaxPending(o.MaxPending),
+		jetstream.WithPublishAsyncTimeout(o.Timeout))
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	return &Publisher{nc: nc, js: js, timeout: o.Timeout}, nil
+}
+
+// JetStream returns the publisher's JetStream context (for stream setup).
+func (p *Publisher) JetStream() jetstream.JetStream { return p.js }
+
+// Timeout is the ack wait; a 503's Retry-After is derived from it.
+func (p *Publisher) Timeout() time.Duration { return p.timeout }
+
+// Publish stores msg with the given Nats-Msg-Id and returns once JetStream acknowledged it. A
+// duplicate (same msg id within the stream's window) is acknowledged too, with Duplicate set.
+// Any failure wraps ErrUnavailable.
+func (p *Publisher) Publish(ctx context.Context, msg *nats.Msg, msgID string) (*jetstream.PubAck, error) {
+	if !p.nc.IsConnected() {
+		return nil, fmt.Errorf("publish %s: %w: %s", msg.Subject, ErrUnavailable, p.nc.Status())
+	}
+	opts := []jetstream.PublishOpt{jetstream.WithStallWait(p.timeout)}
+	if msgID != "" {
+		opts = append(opts, jetstream.WithMsgID(msgID))
+	}
+	fut, err := p.js.PublishMsgAsync(msg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("publish %s: %w: %w", msg.Subject, ErrUnavailable, err)
+	}
+	timer := time.NewTimer(p.timeout)
+	defer timer.Stop()
+	select {
+	case ack := <-fut.Ok():
+		return ack, nil
+	case err := <-fut.Err():
+		return nil, fmt.Errorf("publish %s: %w: %w", msg.Subject, ErrUnavailable, err)
+	case <-timer.C:
+		return nil, fmt.Errorf("publish %s: %w: no ack within %s", msg.Subject, ErrUnavailable, p.timeout)
+	case <-ctx.Done():
+		return nil, fmt.Errorf("publish %s: %w: %w", msg.Subject, ErrUnavailable, ctx.Err())
+	}
+}
+
+// Flush waits until every pending publish is acknowledged or failed, or ctx ends.
+func (p *Publisher) Flush(ctx context.Context) error {
+	select {
+	case <-p.js.PublishAsyncComplete():
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("flush publishes (%d pending): %w", p.js.PublishAsyncPending(), ctx.Err())
+	}
+}
