@@ -38,6 +38,7 @@ type NATS struct {
 	Port int
 	Dir  string
 
+	binary   bool
 	embedded *server.Server
 	cmd      *exec.Cmd
 }
@@ -45,7 +46,19 @@ type NATS struct {
 // StartNATS starts a server and stops it when the test ends.
 func StartNATS(t testing.TB) *NATS {
 	t.Helper()
-	n := &NATS{t: t, Port: FreePort(t), Dir: t.TempDir()}
+	return startNATS(t, Binary())
+}
+
+// StartNATSProcess always runs the nats-server binary in its own process, for tests that must
+// see only their own goroutines (leak checks).
+func StartNATSProcess(t testing.TB) *NATS {
+	t.Helper()
+	return startNATS(t, true)
+}
+
+func startNATS(t testing.TB, binary bool) *NATS {
+	t.Helper()
+	n := &NATS{t: t, Port: FreePort(t), Dir: t.TempDir(), binary: binary}
 	n.URL = fmt.Sprintf("nats://127.0.0.1:%d", n.Port)
 	n.Start()
 	t.Cleanup(n.Stop)
@@ -62,7 +75,7 @@ func (n *NATS) Start() {
 	if n.embedded != nil || n.cmd != nil {
 		return
 	}
-	if Binary() {
+	if n.binary {
 		cmd := exec.Command("nats-server", "-a", "127.0.0.1", "-p", strconv.Itoa(n.Port), "-js", "-sd", n.Dir)
 		cmd.Stdout, cmd.Stderr = nil, nil
 		if err := cmd.Start(); err != nil {

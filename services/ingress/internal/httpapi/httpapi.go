@@ -1,0 +1,357 @@
+// Package httpapi is the ingress's public HTTP API: POST /webhooks/{provider} (verify, check,
+// store, answer) and the mapping of every failure to the contract's error table.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/hookline/hookline/pkg/config"
+	"github.com/hookline/hookline/pkg/streams"
+	"github.com/hookline/hookline/pkg/webhook"
+	"github.com/hookline/hookline/services/ingress/internal/problem"
+	"github.com/labstack/echo/v4"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+)
+
+// Publisher stores a message and returns once JetStream acknowledged it.
+type Publisher interface {
+	Publish(ctx context.Context, msg *nats.Msg, msgID string) (*jetstream.PubAck, error)
+}
+
+type scheme int
+
+const (
+	schemePetstore scheme = iota
+	schemeBunjang
+	schemeStandard
+)
+
+// route is one provider for one tenant.
+type route struct {
+	provider string
+	tenant   *tenant
+	scheme   scheme
+	verifier webhook.Verifier
+	maxAge   time.Duration // petstore body timestamp window
+	success  int
+}
+
+type tenant struct {
+	id      string
+	limiter *rate.Limiter // nil: no limit
+	retry   time.Duration // Retry-After for a 429
+	routes  map[string]*route
+}
+
+// API serves the public routes.
+type API struct {
+	log      *zap.Logger
+	pub      Publisher
+	metrics  *Metrics
+	maxBody  int64
+	retry503 time.Duration
+	now      func() time.Time
+
+	tenants map[string]*tenant
+	sources map[string]*route // Standard Webhooks sources: fixed tenant
+	builtin map[string]bool
+}
+
+// Options for New.
+type Options struct {
+	// Now is the clock for freshness checks (default time.Now).
+	Now func() time.Time
+	// RetryAfter503 is the Retry-After of a 503 (default 1s).
+	RetryAfter503 time.Duration
+}
+
+// New builds the API from the configuration, constructing every verifier once. A secret the
+// verifier cannot use is a configuration error naming the provider and tenant.
+func New(cfg *config.Config, pub Publisher, m *Metrics, log *zap.Logger, o Options) (*API, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.RetryAfter503 <= 0 {
+		o.RetryAfter503 = time.Second
+	}
+	a := &API{
+		log: log, pub: pub, metrics: m, maxBody: cfg.MaxBodyBytes, retry503: o.RetryAfter503, now: o.Now,
+		tenants: map[string]*tenant{}, sources: map[string]*route{},
+		builtin: map[string]bool{config.ProviderPetstore: true, config.ProviderBunjang: true},
+	}
+	clock := webhook.Clock(o.Now)
+	for id, tc := range cfg.Tenants {
+		t := &tenant{id: id, routes: map[string]*route{}}
+		if tc.RateLimit.RPS > 0 {
+			t.limiter = rate.NewLimiter(rate.Limit(tc.RateLimit.RPS), tc.RateLimit.Burst)
+			t.retry = time.Duration(math.Ceil(1/tc.RateLimit.RPS)) * time.Second
+		}
+		for name, p := range tc.Providers {
+			r := &route{provider: name, tenant: t}
+			var err error
+			switch name {
+			case config.ProviderPetstore:
+				r.scheme, r.success, r.maxAge = schemePetstore, http.StatusOK, p.Tolerance
+				r.verifier, err = webhook.NewPetstore(secretBytes(p.Secrets))
+			case config.ProviderBunjang:
+				r.scheme, r.success = schemeBunjang, http.StatusNoContent
+				r.verifier, err = webhook.NewBunjang(secretBytes(p.Secrets), p.Tolerance, clock)
+			default:
+				err = fmt.Errorf("unknown provider")
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%w: tenant %s provider %s: %w", config.ErrInvalid, id, name, err)
+			}
+			t.routes[name] = r
+		}
+		a.tenants[id] = t
+	}
+	for name, s := range cfg.Sources {
+		v, err := webhook.NewStandard(secretBytes(s.Secrets), s.Tolerance, clock)
+		if err != nil {
+			return nil, fmt.Errorf("%w: source %s: %w", config.ErrInvalid, name, err)
+		}
+		a.sources[name] = &route{provider: name, tenant: a.tenants[s.Tenant], scheme: schemeStandard,
+			verifier: v, success: http.StatusNoContent}
+	}
+	return a, nil
+}
+
+func secretBytes(ss []config.Secret) [][]byte {
+	out := make([][]byte, len(ss))
+	for i, s := range ss {
+		out[i] = s.Bytes()
+	}
+	return out
+}
+
+// Register mounts the routes on e.
+func (a *API) Register(e *echo.Echo) {
+	e.POST("/webhooks/:provider", a.webhook)
+}
+
+// resolve finds the route for a provider name and the request's tenant.
+func (a *API) resolve(provider, tenantHeader string) (*route, *problem.Problem) {
+	tenantID := config.DefaultTenant
+	if tenantHeader != "" {
+		id, ok := config.NormalizeTenantID(tenantHeader)
+		if !ok {
+			return nil, problem.New(http.StatusNotFound, problem.CodeUnknownTenant, "unknown tenant")
+		}
+		tenantID = id
+	}
+	if r, ok := a.sources[provider]; ok {
+		if tenantHeader != "" && tenantID != r.tenant.id {
+			return nil, problem.New(http.StatusNotFound, problem.CodeUnknownTenant, "unknown tenant for this source")
+		}
+		return r, nil
+	}
+	t, ok := a.tenants[tenantID]
+	if !a.builtin[provider] {
+		return nil, problem.New(http.StatusNotFound, problem.CodeUnknownProvider, "unknown provider")
+	}
+	if !ok {
+		return nil, problem.New(http.StatusNotFound, problem.CodeUnknownTenant, "unknown tenant")
+	}
+	r, ok := t.routes[provider]
+	if !ok {
+		return nil, problem.New(http.StatusNotFound, problem.CodeUnknownProvider, "provider not configured for this tenant")
+	}
+	return r, nil
+}
+
+func (a *API) webhook(c echo.Context) error {
+	start := time.Now()
+	req := c.Request()
+	provider := c.Param("provider")
+	r, perr := a.resolve(provider, req.Header.Get("X-Tenant-ID"))
+	if perr != nil {
+		a.metrics.observe("unknown", "unknown", perr.Status, time.Since(start))
+		return perr
+	}
+	status, ev, err := a.accept(c, r)
+	if err != nil {
+		var p *problem.Problem
+		if errors.As(err, &p) {
+			status = p.Status
+		} else {
+			status = http.StatusInternalServerError
+		}
+		a.logRejected(r, ev, status, err)
+	}
+	a.metrics.observe(r.provider, r.tenant.id, status, time.Since(start))
+	if err != nil {
+		return err
+	}
+	return c.NoContent(status)
+}
+
+func (a *API) logRejected(r *route, ev event, status int, err error) {
+	fields := []zap.Field{zap.String("provider", r.provider), zap.String("tenant", r.tenant.id),
+		zap.Int("status", status), zap.Error(err)}
+	if ev.ID != "" {
+		fields = append(fields, zap.String("event_id", ev.ID))
+	}
+	if status >= 500 {
+		a.log.Warn("webhook not stored", fields...)
+		return
+	}
+	a.log.Info("webhook rejected", fields...)
+}
+
+// accept runs the checks in order (rate limit, size, signature, envelope), then stores the raw
+// body and returns the success status once JetStream has acknowledged it.
+func (a *API) accept(c echo.Context, r *route) (int, event, error) {
+	if lim := r.tenant.limiter; lim != nil && !lim.Allow() {
+		return 0, event{}, &problem.Problem{Status: http.StatusTooManyRequests, Code: problem.CodeRateLimited,
+			Message: "rate limit exceeded for this tenant", RetryAfter: r.tenant.retry}
+	}
+	req := c.Request()
+	body, err := readBody(req, a.maxBody)
+	if err != nil {
+		return 0, event{}, err
+	}
+	if err := r.verifier.Verify(req.Header, body); err != nil {
+		return 0, event{}, signatureProblem(err)
+	}
+	ev, err := a.parse(r, req.Header, body)
+	if err != nil {
+		if errors.Is(err, errStaleEnvelope) {
+			return 0, ev, problem.Wrap(http.StatusUnauthorized, problem.CodeStaleTimestamp,
+				"timestamp outside the accepted window", err)
+		}
+		return 0, ev, problem.Wrap(http.StatusBadRequest, problem.CodeMalformedPayload, malformedMessage(err), err)
+	}
+
+	msg := nats.NewMsg(streams.WebhookSubject(r.provider, r.tenant.id))
+	msg.Data = body
+	msg.Header[streams.HeaderProvider] = []string{r.provider}
+	msg.Header[streams.HeaderTenant] = []string{r.tenant.id}
+	msg.Header[streams.HeaderEventID] = []string{ev.ID}
+	msg.Header[streams.HeaderEventType] = []string{ev.Type}
+	msg.Header[streams.HeaderReceivedAt] = []string{time.Now().UTC().Format(streams.ReceivedAtLayout)}
+	pubStart := time.Now()
+	_, err = a.pub.Publish(req.Context(), msg, streams.WebhookMsgID(r.provider, r.tenant.id, ev.ID))
+	a.metrics.ObservePublish(streams.Webhooks, err == nil, time.Since(pubStart))
+	if err != nil {
+		return 0, ev, problem.Unavailable(a.retry503, err)
+	}
+	if ce := a.log.Check(zap.DebugLevel, "webhook stored"); ce != nil {
+		ce.Write(zap.String("provider", r.provider), zap.String("tenant", r.tenant.id), zap.String("event_id", ev.ID))
+	}
+	return r.success, ev, nil
+}
+
+func (a *API) parse(r *route, h http.Header, body []byte) (event, error) {
+	switch r.scheme {
+	case schemePetstore:
+		return parsePetstore(body, a.now(), r.maxAge)
+	case schemeBunjang:
+		return parseBunjang(body)
+	default:
+		return parseStandard(body, h.Get(webhook.HeaderStandardID))
+	}
+}
+
+func malformedMessage(err error) string {
+	switch {
+	case errors.Is(err, errNotJSON):
+		return "body is not a JSON object"
+	case errors.Is(err, errMissingField), errors.Is(err, errInvalidField):
+		return err.Error() // names the field only; never echoes body content
+	default:
+		return "malformed payload"
+	}
+}
+
+func signatureProblem(err error) *problem.Problem {
+	if errors.Is(err, webhook.ErrStaleTimestamp) {
+		return problem.Wrap(http.StatusUnauthorized, problem.CodeStaleTimestamp, "timestamp outside the tolerance", err)
+	}
+	msg := "signature does not match"
+	switch {
+	case errors.Is(err, webhook.ErrMissingSignature):
+		msg = "signature missing"
+	case errors.Is(err, webhook.ErrMalformedSignature):
+		msg = "signature header malformed"
+	}
+	return problem.Wrap(http.StatusUnauthorized, problem.CodeInvalidSignature, msg, err)
+}
+
+var errBodyTooLarge = errors.New("body over the limit")
+
+// readBody reads the whole body, refusing more than limit bytes.
+func readBody(req *http.Request, limit int64) ([]byte, error) {
+	tooLarge := &problem.Problem{Status: http.StatusRequestEntityTooLarge, Code: problem.CodePayloadTooLarge,
+		Message: "body over the limit of " + strconv.FormatInt(limit, 10) + " bytes", Err: errBodyTooLarge}
+	if req.ContentLength > limit {
+		return nil, tooLarge
+	}
+	var body []byte
+	var err error
+	if req.ContentLength >= 0 {
+		body = make([]byte, req.ContentLength)
+		_, err = io.ReadFull(req.Body, body)
+		if err == nil {
+			var one [1]byte
+			if n, _ := req.Body.Read(one[:]); n > 0 {
+				return nil, tooLarge // more bytes than Content-Length announced
+			}
+		}
+	} else {
+		body, err = io.ReadAll(io.LimitReader(req.Body, limit+1))
+		if err == nil && int64(len(body)) > limit {
+			return nil, tooLarge
+		}
+	}
+	if err != nil {
+		return nil, problem.Wrap(http.StatusBadRequest, problem.CodeMalformedPayload, "could not read the body", err)
+	}
+	return body, nil
+}
+
+// ErrorHandler renders every error as the contract's JSON error body.
+func ErrorHandler(log *zap.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		var p *problem.Problem
+		var he *echo.HTTPError
+		switch {
+		case errors.As(err, &p):
+		case errors.As(err, &he):
+			code := problem.CodeNotFound
+			switch he.Code {
+			case http.StatusNotFound:
+			case http.StatusMethodNotAllowed:
+				code = "method_not_allowed"
+			case http.StatusRequestEntityTooLarge:
+				code = problem.CodePayloadTooLarge
+			default:
+				code = "http_" + strconv.Itoa(he.Code)
+			}
+			p = problem.New(he.Code, code, http.StatusText(he.Code))
+		default:
+			log.Error("unhandled error", zap.String("path", c.Path()), zap.Error(err))
+			p = problem.New(http.StatusInternalServerError, problem.CodeInternal, "internal error")
+		}
+		if p.RetryAfter > 0 {
+			secs := int64(math.Ceil(p.RetryAfter.Seconds()))
+			c.Response().Header().Set("Retry-After", strconv.FormatInt(max(1, secs), 10))
+		}
+		if werr := c.JSON(p.Status, map[string]string{"code": p.Code, "message": p.Message}); werr != nil {
+			log.Debug("write error answer", zap.Error(werr))
+		}
+	}
+}
