@@ -10,8 +10,9 @@ GOLANGCI_VERSION      := v2.15.0
 # Every module in go.work, as package patterns.
 PKGS := $(shell go list -m -f '{{.Dir}}/...' 2>/dev/null)
 FUZZTIME ?= 30s
+FUZZ_PKGS ?= ./pkg/webhook/
 
-.PHONY: all run test test-short deps generate check-generated lint bench fuzz tools build
+.PHONY: all run test test-nats29 deps generate check-generated lint bench fuzz tools build
 
 all: build test
 
@@ -31,6 +32,10 @@ deps:
 ## test: the whole test suite against real nats-server and redis-server, with the race detector
 test: deps
 	go test -race -count=1 -timeout 12m $(PKGS)
+
+## test-nats29: the integration tests again, against the nats-server binary on PATH (Debian: 2.9)
+test-nats29: deps
+	HOOKLINE_TEST_NATS=binary go test -count=1 -timeout 8m $(filter %/services/ingress/... %/services/worker/... %/services/dispatcher/...,$(PKGS)) ./pkg/consume/ ./pkg/streams/
 
 ## tools: install buf and protoc-gen-go at pinned versions
 tools:
@@ -59,7 +64,7 @@ bench:
 
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:
-	@set -e; for pkg in $$(go list $(PKGS)); do \
+	@set -e; for pkg in $(FUZZ_PKGS); do \
 	  for f in $$(go test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
 	    echo "fuzz $$pkg $$f"; go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; \

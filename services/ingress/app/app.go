@@ -31,6 +31,8 @@ type Config struct {
 	PublishTimeout time.Duration
 	// ShutdownTimeout bounds the graceful shutdown (HOOKLINE_SHUTDOWN_TIMEOUT).
 	ShutdownTimeout time.Duration
+	// Pprof mounts /debug/pprof on the admin port (HOOKLINE_PPROF).
+	Pprof bool
 	// OnListen, if set, is called with the bound addresses once both ports listen (tests bind
 	// port 0 and learn the ports here).
 	OnListen func(public, admin net.Addr)
@@ -52,6 +54,7 @@ func LoadConfig(lookup config.Lookup) (Config, error) {
 		Config:          base,
 		PublishTimeout:  e.Duration("HOOKLINE_PUBLISH_TIMEOUT", 2*time.Second),
 		ShutdownTimeout: e.Duration("HOOKLINE_SHUTDOWN_TIMEOUT", 15*time.Second),
+		Pprof:           e.Bool("HOOKLINE_PPROF", false),
 	}
 	return c, e.Err()
 }
@@ -71,6 +74,9 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	}
 	adm := admin.New(log)
 	adm.AddCheck("nats", natsconn.Check(nc))
+	if cfg.Pprof {
+		adm.EnablePprof()
+	}
 	var streamsReady atomic.Bool
 	adm.AddCheck("streams", func(context.Context) error {
 		if !streamsReady.Load() {

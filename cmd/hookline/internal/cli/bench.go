@@ -1,0 +1,233 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/hookline/hookline/cmd/hookline/internal/loadgen"
+	"github.com/hookline/hookline/pkg/streams"
+	"github.com/labstack/echo/v4"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ErrNotPersisted is returned when the stream holds fewer new messages than 2xx answers.
+var ErrNotPersisted = errors.New("acknowledged webhooks missing from the stream")
+
+func envOr(env Env, name, def string) string {
+	if v, ok := env.Lookup(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func runBench(ctx context.Context, env Env) error {
+	if len(env.Args) > 0 {
+		switch env.Args[0] {
+		case "corpus":
+			return runBenchCorpus(env)
+		case "stream-count":
+			return runStreamCount(ctx, env)
+		}
+	}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	target := fs.String("target", "http://127.0.0.1:8080", "ingress base URL")
+	conc := fs.Int("c", 64, "connections (closed loop: requests in flight)")
+	rate := fs.Float64("rate", 0, "fixed total rate in requests/s (0: closed loop)")
+	dur := fs.Duration("d", 10*time.Second, "duration")
+	count := fs.Int64("n", 0, "stop after this many requests (0: run for -d)")
+	orders := fs.Int("orders", 10000, "orders per round")
+	pet := fs.Float64("petstore", 0.5, "share of Petstore orders (the rest Bunjang)")
+	dups := fs.Float64("dup", 0, "share of events sent twice")
+	shuffle := fs.Float64("shuffle", 0, "share of orders whose events are sent out of order")
+	tenant := fs.String("tenant", "", "X-Tenant-ID to send (empty: default tenant)")
+	natsURL := fs.String("check-nats", "", "NATS URL: check that every 2xx is stored in WEBHOOKS (needs a stream used by this run only)")
+	jsonOut := fs.String("json", "", "write the result as JSON to this file")
+	quiet := fs.Bool("q", false, "no per-second progress")
+	if err := fs.Parse(env.Args); err != nil {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	o := loadgen.Options{
+		Target: *target, Concurrency: *conc, Rate: *rate, Duration: *dur, Count: *count,
+		Scenario: loadgen.Scenario{
+			Orders: *orders, PetstoreShare: *pet, DuplicateRate: *dups, ShuffleRate: *shuffle, Tenant: *tenant,
+			PetstoreSecret: []byte(firstSecret(envOr(env, "HOOKLINE_PETSTORE_SECRETS", ""))),
+			BunjangSecret:  []byte(firstSecret(envOr(env, "HOOKLINE_BUNJANG_SECRETS", ""))),
+			RunID:          strconv.FormatInt(time.Now().UnixNano(), 36),
+		},
+	}
+	if !*quiet {
+		o.Progress = env.Stderr
+	}
+	var before uint64
+	var stream jetstream.Stream
+	if *natsURL != "" {
+		nc, s, err := openStream(ctx, *natsURL, streams.Webhooks)
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		stream = s
+		info, err := stream.Info(ctx)
+		if err != nil {
+			return fmt.Errorf("stream info: %w", err)
+		}
+		before = info.State.Msgs
+	}
+	res, err := loadgen.Run(ctx, o)
+	if err != nil {
+		return err
+	}
+	res.Summary(env.Stdout)
+	if *jsonOut != "" {
+		b, err := json.MarshalIndent(res, "", "  ")
+		if err != nil {
+			return fmt.Errorf("encode result: %w", err)
+		}
+		if err := os.WriteFile(*jsonOut, b, 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", *jsonOut, err)
+		}
+	}
+	if stream != nil {
+		info, err := stream.Info(ctx)
+		if err != nil {
+			return fmt.Errorf("stream info: %w", err)
+		}
+		stored := info.State.Msgs - before
+		fmt.Fprintf(env.Stdout, "persisted  %d new messages in %s for %d acknowledged requests\n", stored, streams.Webhooks, res.Acked)
+		if stored < uint64(res.Acked) && *dups == 0 {
+			return fmt.Errorf("%w: %d stored, %d acknowledged", ErrNotPersisted, stored, res.Acked)
+		}
+	}
+	return nil
+}
+
+func firstSecret(list string) string {
+	for i := 0; i < len(list); i++ {
+		if list[i] == ',' {
+			return list[:i]
+		}
+	}
+	return list
+}
+
+// runBenchTarget serves the comparison baseline: an echo handler that reads the body and answers
+// 202, with nothing else.
+func runBenchTarget(ctx context.Context, env Env) error {
+	fs := flag.NewFlagSet("bench-target", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	addr := fs.String("addr", "127.0.0.1:8085", "listen address")
+	if err := fs.Parse(env.Args); err != nil {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.POST("/webhooks/:provider", func(c echo.Context) error {
+		if _, err := readAll(c.Request()); err != nil {
+			return fmt.Errorf("read body: %w", err)
+		}
+		return c.NoContent(http.StatusAccepted)
+	})
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", *addr, err)
+	}
+	fmt.Fprintf(env.Stdout, "bare echo handler on http://%s\n", ln.Addr())
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx) // best effort on the way out
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// readAll reads the body the way the ingress does: one exact-size buffer when the length is known.
+func readAll(r *http.Request) ([]byte, error) {
+	if r.ContentLength >= 0 {
+		b := make([]byte, r.ContentLength)
+		_, err := io.ReadFull(r.Body, b)
+		return b, err
+	}
+	return io.ReadAll(r.Body)
+}
+
+// runBenchCorpus writes pre-signed requests for wrk (see scripts/wrk-corpus.lua).
+func runBenchCorpus(env Env) error {
+	fs := flag.NewFlagSet("bench corpus", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	out := fs.String("o", "corpus", "file prefix; parts are <prefix>.0 …")
+	n := fs.Int("n", 100000, "requests in all")
+	split := fs.Int("split", 2, "parts (one per wrk thread)")
+	host := fs.String("host", "127.0.0.1:8080", "Host header")
+	pet := fs.Float64("petstore", 0.5, "share of Petstore orders (the rest Bunjang)")
+	orders := fs.Int("orders", 0, "orders per round (0: every order is new)")
+	if err := fs.Parse(env.Args[1:]); err != nil {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	s := loadgen.Scenario{
+		Orders: *orders, PetstoreShare: *pet,
+		PetstoreSecret: []byte(firstSecret(envOr(env, "HOOKLINE_PETSTORE_SECRETS", ""))),
+		BunjangSecret:  []byte(firstSecret(envOr(env, "HOOKLINE_BUNJANG_SECRETS", ""))),
+		RunID:          strconv.FormatInt(time.Now().UnixNano(), 36),
+	}
+	if err := loadgen.WriteCorpus(*out, *split, *n, *host, s); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "wrote %d requests to %s.0 … %s.%d\n", *n, *out, *out, *split-1)
+	return nil
+}
+
+func openStream(ctx context.Context, url, name string) (*nats.Conn, jetstream.Stream, error) {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect %s: %w", url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
+	}
+	s, err := js.Stream(ctx, name)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("stream %s: %w", name, err)
+	}
+	return nc, s, nil
+}
+
+// runStreamCount prints how many messages WEBHOOKS holds (for scripts).
+func runStreamCount(ctx context.Context, env Env) error {
+	fs := flag.NewFlagSet("bench stream-count", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	natsURL := fs.String("nats", envOr(env, "NATS_URL", "nats://127.0.0.1:4222"), "NATS URL")
+	name := fs.String("stream", streams.Webhooks, "stream")
+	if err := fs.Parse(env.Args[1:]); err != nil {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	nc, s, err := openStream(ctx, *natsURL, *name)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	info, err := s.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("stream info: %w", err)
+	}
+	fmt.Fprintln(env.Stdout, info.State.Msgs)
+	return nil
+}

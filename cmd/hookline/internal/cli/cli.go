@@ -1,0 +1,66 @@
+// Package cli implements the hookline operator commands.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// ErrUsage is returned for a command line that cannot be run; the message says why.
+var ErrUsage = errors.New("usage")
+
+// Env is what a command sees of the process.
+type Env struct {
+	Args   []string
+	Stdout io.Writer
+	Stderr io.Writer
+	Lookup func(string) (string, bool)
+}
+
+type command struct {
+	summary string
+	run     func(ctx context.Context, env Env) error
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"bench":        {"send signed webhooks at a fixed rate or concurrency and report latency", runBench},
+		"bench-target": {"serve a bare echo handler (reads the body, answers 202) to compare against", runBenchTarget},
+	}
+}
+
+// Run dispatches env.Args[0].
+func Run(ctx context.Context, env Env) error {
+	cmds := commands()
+	if len(env.Args) == 0 || env.Args[0] == "help" || env.Args[0] == "-h" || env.Args[0] == "--help" {
+		usage(env.Stdout, cmds)
+		return nil
+	}
+	c, ok := cmds[env.Args[0]]
+	if !ok {
+		usage(env.Stderr, cmds)
+		return fmt.Errorf("%w: unknown command %q", ErrUsage, env.Args[0])
+	}
+	sub := env
+	sub.Args = env.Args[1:]
+	return c.run(ctx, sub)
+}
+
+func usage(w io.Writer, cmds map[string]command) {
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.WriteString("hookline: operate the Hookline webhook pipeline\n\ncommands:\n")
+	for _, n := range names {
+		fmt.Fprintf(&b, "  %-13s %s\n", n, cmds[n].summary)
+	}
+	b.WriteString("\nRun 'hookline <command> -h' for a command's flags.\n")
+	_, _ = io.WriteString(w, b.String()) // usage text to a terminal
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Measures the ingress against a bare echo handler in the same sitting and writes the table into
+# BENCHMARKS.md (between the ingress markers). Needs wrk, nats-server and Go.
+#
+#   scripts/bench-ingress.sh [rounds] [seconds] [connections]
+#
+# Each round runs the bare handler, then the ingress, with wrk replaying pre-signed unique
+# webhooks (no request repeats, so every 2xx must be a distinct message in WEBHOOKS: checked
+# after every ingress round). Then a fixed-rate run at 1 000 req/s measures latency from the
+# intended send time with `hookline bench -rate`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-3}
+SECS=${2:-10}
+CONNS=${3:-64}
+command -v wrk >/dev/null || { echo "bench: install wrk (apt-get install wrk)" >&2; exit 1; }
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "bench: nothing on port $1" >&2; exit 1; }
+
+go build -o "$work/" ./services/ingress ./cmd/hookline
+NATS_PORT=$(free_port); HTTP_PORT=$(free_port); ADMIN_PORT=$(free_port); BARE_PORT=$(free_port)
+nats-server -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$work/nats" >"$work/nats.log" 2>&1 & pids+=($!)
+wait_port "$NATS_PORT"
+export HOOKLINE_PETSTORE_SECRETS=bench-petstore-secret HOOKLINE_BUNJANG_SECRETS=bench-bunjang-secret
+NATS_URL=nats://127.0.0.1:$NATS_PORT HOOKLINE_HTTP_ADDR=127.0.0.1:$HTTP_PORT HOOKLINE_ADMIN_ADDR=127.0.0.1:$ADMIN_PORT \
+  HOOKLINE_LOG_LEVEL=warn "$work/ingress" >"$work/ingress.log" 2>&1 & pids+=($!)
+"$work/hookline" bench-target -addr "127.0.0.1:$BARE_PORT" >"$work/bare.log" 2>&1 & pids+=($!)
+wait_port "$HTTP_PORT"; wait_port "$BARE_PORT"
+for _ in $(seq 1 100); do curl -sf "127.0.0.1:$ADMIN_PORT/readyz" >/dev/null && break; sleep 0.1; done
+
+# One wrk run; prints "rps p50 p99 requests non2xx".
+run_wrk() { # url corpus
+  CORPUS=$2 wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s scripts/wrk-corpus.lua "$1" >"$work/wrk.out" 2>&1
+  awk '
+    /Requests\/sec:/ {rps=$2}
+    /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
+    /requests in/ {n=$1}
+    /Non-2xx/ {bad=$5}
+    END {printf "%s %s %s %s %s\n", rps, p50, p99, n, bad+0}' "$work/wrk.out"
+}
+
+N=$(( SECS * 90000 ))   # more than any round can send: nothing repeats
+rows=()
+for r in $(seq 1 "$ROUNDS"); do
+  "$work/hookline" bench corpus -n "$N" -split 2 -host "127.0.0.1:$BARE_PORT" -o "$work/bare" >/dev/null
+  read -r b_rps b_p50 b_p99 b_n b_bad < <(run_wrk "http://127.0.0.1:$BARE_PORT" "$work/bare")
+  "$work/hookline" bench corpus -n "$N" -split 2 -host "127.0.0.1:$HTTP_PORT" -o "$work/in" >/dev/null
+  msgs_before=$("$work/hookline" bench stream-count -nats "nats://127.0.0.1:$NATS_PORT")
+  read -r i_rps i_p50 i_p99 i_n i_bad < <(run_wrk "http://127.0.0.1:$HTTP_PORT" "$work/in")
+  msgs_after=$("$work/hookline" bench stream-count -nats "nats://127.0.0.1:$NATS_PORT")
+  ok=$(( i_n - i_bad )); new=$(( msgs_after - msgs_before ))
+  persisted="yes ($new of $ok)"; [ "$new" -eq "$ok" ] || persisted="NO ($new of $ok)"
+  ratio=$(awk -v a="$i_rps" -v b="$b_rps" 'BEGIN {printf "%.2f", a/b}')
+  echo "round $r: bare $b_rps req/s, ingress $i_rps req/s (ratio $ratio), every 2xx stored: $persisted" >&2
+  rows+=("| $r | $b_rps | $b_p50 / $b_p99 | $i_rps | $i_p50 / $i_p99 | $ratio | $i_bad | $persisted |")
+done
+
+"$work/hookline" bench -q -rate 1000 -d 20s -c 32 -target "http://127.0.0.1:$HTTP_PORT" -check-nats "nats://127.0.0.1:$NATS_PORT" >"$work/rate.out"
+fixed=$(awk '/^latency/ {printf "p50 %s, p90 %s, p99 %s, p99.9 %s, max %s", $3, $5, $7, $9, $11}' "$work/rate.out")
+fixed_n=$(awk '/^requests/ {print $2; exit}' "$work/rate.out")
+fixed_p=$(awk '/^persisted/ {print $2 " stored for " $8 " acknowledged"}' "$work/rate.out")
+
+table=$(cat <<EOT
+Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), Go $(go env GOVERSION | sed 's/^go//'), nats-server $(nats-server --version | awk '{print $2}') (file storage), wrk $(wrk --version 2>&1 | awk 'NR==1 {print $2}'); load generator, server and nats-server share the cores.
+Command: \`scripts/bench-ingress.sh $ROUNDS $SECS $CONNS\` (wrk -t2 -c$CONNS -d${SECS}s replaying unique pre-signed Petstore and Bunjang webhooks, half each).
+
+| round | bare echo req/s | bare p50 / p99 | ingress req/s | ingress p50 / p99 | ratio | ingress non-2xx | every 2xx in WEBHOOKS |
+|---|---|---|---|---|---|---|---|
+$(printf '%s\n' "${rows[@]}")
+
+Fixed rate, 1 000 req/s for 20 s (\`hookline bench -rate 1000 -d 20s -c 32\`, latency from the intended send time): $fixed_n requests, $fixed; $fixed_p.
+EOT
+)
+python3 - "$table" <<'PY'
+import re, sys
+path = "BENCHMARKS.md"
+begin, end = "<!-- ingress:begin -->", "<!-- ingress:end -->"
+text = open(path).read()
+text = re.sub(re.escape(begin) + r".*?" + re.escape(end), begin + "\n" + sys.argv[1] + "\n" + end, text, flags=re.S)
+open(path, "w").write(text)
+PY
+echo "$table"
