@@ -97,18 +97,18 @@ var (
 
 // Pre-wrapped errors: no allocation on rejection paths, which attackers can drive.
 var (
-	errEmptySecret   = &wrapped{sentinel: ErrInvalidSecret, msg: "secret is empty"}
-	errTooMany       = wrapMalformed("too many entries")
-	errBadHex        = wrapMalformed("want 64 hex digits")
-	errBadPrefix     = wrapMalformed(`want "sha256=<hex>"`)
-	errBadEntry      = wrapMalformed("entry is not key=value")
-	errBadTimestamp  = wrapMalformed("timestamp is not unix seconds")
-	errDupTimestamp  = wrapMalformed("timestamp given twice")
-	errNoTimestamp   = wrapMalformed("no t= entry")
-	errNoV0          = wrapMalformed("no v0= entry")
-	errBadV1Entry    = wrapMalformed(`entry is not "<version>,<signature>"`)
-	errBadBase64     = wrapMalformed("v1 signature is not base64 of 32 bytes")
-	errNoV1          = wrapMalformed("no v1 entry")
+	errEmptySecret  = &wrapped{sentinel: ErrInvalidSecret, msg: "secret is empty"}
+	errTooMany      = wrapMalformed("too many entries")
+	errBadHex       = wrapMalformed("want 64 hex digits")
+	errBadPrefix    = wrapMalformed(`want "sha256=<hex>"`)
+	errBadEntry     = wrapMalformed("entry is not key=value")
+	errBadTimestamp = wrapMalformed("timestamp is not unix seconds")
+	errDupTimestamp = wrapMalformed("timestamp given twice")
+	errNoTimestamp  = wrapMalformed("no t= entry")
+	errNoV0         = wrapMalformed("no v0= entry")
+	errBadV1Entry   = wrapMalformed(`entry is not "<version>,<signature>"`)
+	errBadBase64    = wrapMalformed("v1 signature is not base64 of 32 bytes")
+	errNoV1         = wrapMalformed("no v1 entry")
 )
 
 type wrapped struct {
