@@ -137,7 +137,7 @@ func TestParseStandardSignatures(t *testing.T) {
 		{give: "v1,", wantErr: webhook.ErrMalformedSignature},
 		{give: "v1," + a[:40], wantErr: webhook.ErrMalformedSignature},
 		{give: "v1," + a + "=", wantErr: webhook.ErrMalformedSignature},
-		{give: "v1,_" + a[1:], wantErr: webhook.ErrMalformedSignature}, // URL-safe alphabet
+		{give: "v1,_" + a[1:], wantErr: webhook.ErrMalformedSignature},        // URL-safe alphabet
 		{give: "v1," + a[:42] + "Z=", wantErr: webhook.ErrMalformedSignature}, // non-zero trailing bits
 		{give: "v1," + a[:20] + "\n" + a[21:], wantErr: webhook.ErrMalformedSignature},
 		{give: "v1," + a + ",extra", wantErr: webhook.ErrMalformedSignature},
