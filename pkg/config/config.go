@@ -6,6 +6,7 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"net/netip"
 	"net/url"
 	"os"
@@ -260,22 +261,24 @@ func (c *Config) loadFile(path string, lookup Lookup) error {
 	fail := func(where, format string, args ...any) error {
 		return fmt.Errorf("%w: HOOKLINE_CONFIG %s: %s: %s", ErrInvalid, path, where, fmt.Sprintf(format, args...))
 	}
+	listed := map[string]bool{}
 	for i, ft := range fc.Tenants {
 		where := fmt.Sprintf("tenants[%d]", i)
 		id, ok := NormalizeTenantID(ft.ID)
 		if !ok {
 			return fail(where+".id", "want %q or a UUID, got %q", DefaultTenant, ft.ID)
 		}
-		t, exists := c.Tenants[id]
-		if exists && id != DefaultTenant {
+		if listed[id] {
 			return fail(where+".id", "tenant %q is listed twice", id)
 		}
+		listed[id] = true
+		t, exists := c.Tenants[id]
 		if !exists {
 			t = &Tenant{ID: id, Providers: map[string]*Provider{}}
 			c.Tenants[id] = t
 		}
 		if ft.RateLimit != nil {
-			if ft.RateLimit.RPS < 0 || ft.RateLimit.Burst < 0 {
+			if !(ft.RateLimit.RPS >= 0) || math.IsInf(ft.RateLimit.RPS, 0) || ft.RateLimit.Burst < 0 {
 				return fail(where+".rateLimit", "rps and burst must be >= 0")
 			}
 			t.RateLimit = RateLimit{RPS: ft.RateLimit.RPS, Burst: ft.RateLimit.Burst}

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -62,14 +63,14 @@ func (e *Env) Int(name string, def, lo, hi int) int {
 	return n
 }
 
-// Float returns the variable as a float >= 0, or def.
+// Float returns the variable as a finite float >= 0, or def.
 func (e *Env) Float(name string, def float64) float64 {
 	v, ok := e.raw(name)
 	if !ok {
 		return def
 	}
 	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f < 0 {
+	if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
 		e.Fail(name, "want a number >= 0, got %q", v)
 		return def
 	}

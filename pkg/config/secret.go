@@ -2,12 +2,13 @@ package config
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strings"
 )
 
-// Secret holds key material. It prints as [redacted] through fmt and zap's reflection, so it can
-// never reach a log by accident.
+// Secret holds key material. It prints as [redacted] through fmt (every verb) and zap's
+// reflection, so it can never reach a log by accident.
 type Secret struct{ b []byte }
 
 // NewSecret wraps raw key bytes.
@@ -24,6 +25,10 @@ func (Secret) String() string { return "[redacted]" }
 
 // GoString redacts.
 func (Secret) GoString() string { return "[redacted]" }
+
+// Format redacts for every verb, so that not even %d, %x or %c of a struct holding a Secret can
+// print the key bytes.
+func (Secret) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, "[redacted]") }
 
 // MarshalText redacts.
 func (Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }

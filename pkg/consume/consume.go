@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -122,7 +123,9 @@ func (l *Loop) BackoffFor(n uint64) time.Duration {
 }
 
 // Run handles messages until ctx ends, then drains: it stops fetching, finishes the messages in
-// hand (handlers see a context that is not cancelled, so they can ack), and returns.
+// hand (handlers see a context that is not cancelled, so they can ack), and returns nil. If the
+// messages end while ctx is still live (consumer deleted, connection closed), Run returns an
+// error.
 func (l *Loop) Run(ctx context.Context) error {
 	it, err := l.cons.Messages(jetstream.PullMaxMessages(l.o.Batch))
 	if err != nil {
@@ -132,7 +135,11 @@ func (l *Loop) Run(ctx context.Context) error {
 	defer stop()
 	// Handlers run on a context detached from ctx so that messages in hand finish on shutdown.
 	hctx := context.WithoutCancel(ctx)
-	var wg sync.WaitGroup
+	var (
+		wg      sync.WaitGroup
+		errOnce sync.Once
+		endErr  error
+	)
 	for range l.o.Workers {
 		wg.Add(1)
 		go func() {
@@ -143,6 +150,7 @@ func (l *Loop) Run(ctx context.Context) error {
 					if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 						l.log.Error("consume next", zap.Error(err))
 					}
+					errOnce.Do(func() { endErr = err })
 					return
 				}
 				l.handle(hctx, msg)
@@ -150,23 +158,42 @@ func (l *Loop) Run(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	if ctx.Err() == nil {
+		// The iterator ended by itself (consumer deleted, connection closed): not a shutdown.
+		return fmt.Errorf("consume: messages ended: %w", endErr)
+	}
 	return nil
 }
 
 func (l *Loop) handle(ctx context.Context, msg jetstream.Msg) {
 	start := time.Now()
-	var keepAlive *time.Timer
+	// The mutex orders the timer's assignment before its first tick, and stopped keeps a tick
+	// that races with the end of the handler from re-arming the timer after the message is
+	// settled (it would then send InProgress forever).
+	var (
+		kaMu      sync.Mutex
+		keepAlive *time.Timer
+		stopped   bool
+	)
 	if l.o.AckWait > 0 {
-		var tick func()
-		tick = func() {
+		kaMu.Lock()
+		keepAlive = time.AfterFunc(l.o.AckWait/2, func() {
+			kaMu.Lock()
+			defer kaMu.Unlock()
+			if stopped {
+				return
+			}
 			_ = msg.InProgress() // best effort: a lost InProgress at worst means a redelivery
 			keepAlive.Reset(l.o.AckWait / 2)
-		}
-		keepAlive = time.AfterFunc(l.o.AckWait/2, tick)
+		})
+		kaMu.Unlock()
 	}
 	err := l.h(ctx, msg)
 	if keepAlive != nil {
+		kaMu.Lock()
+		stopped = true
 		keepAlive.Stop()
+		kaMu.Unlock()
 	}
 	outcome := l.settle(ctx, msg, err)
 	if l.o.OnDone != nil {
@@ -215,7 +242,9 @@ func (l *Loop) deadLetter(ctx context.Context, msg jetstream.Msg, seq, delivered
 	dlq := nats.NewMsg(streams.DLQSubject(msg.Subject()))
 	dlq.Data = msg.Data()
 	for k, v := range msg.Headers() {
-		if k == streams.HeaderMsgID {
+		// Nats-* headers are directives for the original publish (msg id, expected stream or
+		// sequence, rollup, TTL...): copied, they would dedupe or fail the DLQ publish.
+		if strings.HasPrefix(k, "Nats-") {
 			continue
 		}
 		dlq.Header[k] = append([]string(nil), v...)
