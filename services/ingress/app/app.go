@@ -85,7 +85,8 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		return nil
 	})
 	metrics := httpapi.NewMetrics(adm.Registry())
-	api, err := httpapi.New(cfg.Config, pub, metrics, log, httpapi.Options{Now: cfg.Now, RetryAfter503: cfg.PublishTimeout})
+	keeper := newStreamKeeper(pub, pub.JetStream(), cfg.Streams, log)
+	api, err := httpapi.New(cfg.Config, keeper, metrics, log, httpapi.Options{Now: cfg.Now, RetryAfter503: cfg.PublishTimeout})
 	if err != nil {
 		return err
 	}
@@ -108,6 +109,9 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		return stopAdminAnd(err)
 	}
 	streamsReady.Store(true)
+	keeperCtx, stopKeeper := context.WithCancel(ctx)
+	defer stopKeeper()
+	go keeper.run(keeperCtx)
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

@@ -525,3 +525,30 @@ func TestIngressConcurrentRequestsNoLossNoLeak(t *testing.T) {
 	in.nc.Close()
 	goleak.VerifyNone(t, ignore)
 }
+
+// A stream deleted under a running ingress (or a NATS server back without its data) is
+// re-created: the request that finds it missing gets 503, later ones are stored.
+func TestIngressRecreatesMissingStream(t *testing.T) {
+	n := testkit.StartNATS(t)
+	in := startIngress(t, n, nil)
+	if err := in.js.DeleteStream(context.Background(), streams.Webhooks); err != nil {
+		t.Fatalf("delete stream: %v", err)
+	}
+	resp, body := in.do(petstore("while-missing", ""))
+	assertProblem(t, resp, body, 503, "unavailable")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, body = in.do(petstore("after-recreate", ""))
+		if resp.StatusCode == 200 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if resp.StatusCode != 200 {
+		t.Fatalf("stream not re-created: %d %s", resp.StatusCode, body)
+	}
+	msgs := in.messages()
+	if len(msgs) != 1 || msgs[0].Header.Get("Hookline-Event-Id") != "after-recreate" {
+		t.Fatalf("stream holds %d messages, want only after-recreate", len(msgs))
+	}
+}

@@ -1,0 +1,99 @@
+package httpapi
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestParsePetstore(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	ts := now.Add(-time.Hour).Format(time.RFC3339)
+	tests := []struct {
+		name    string
+		give    string
+		wantID  string
+		wantErr error
+	}{
+		{"eventId", `{"eventId":"e1","eventType":"order.statusChanged","timestamp":"` + ts + `","data":{}}`, "e1", nil},
+		{"older docs: id", `{"id":"e2","eventType":"payment.succeeded","timestamp":"` + ts + `"}`, "e2", nil},
+		{"eventId wins over id", `{"eventId":"e3","id":"x","eventType":"t","timestamp":"` + ts + `"}`, "e3", nil},
+		{"not json", `{"eventId":`, "", errNotJSON},
+		{"array", `[1,2]`, "", errNotJSON},
+		{"no id", `{"eventType":"t","timestamp":"` + ts + `"}`, "", errMissingField},
+		{"empty id", `{"eventId":"","eventType":"t","timestamp":"` + ts + `"}`, "", errMissingField},
+		{"id with newline", `{"eventId":"a\nb","eventType":"t","timestamp":"` + ts + `"}`, "", errInvalidField},
+		{"no type", `{"eventId":"e","timestamp":"` + ts + `"}`, "", errMissingField},
+		{"no timestamp", `{"eventId":"e","eventType":"t"}`, "", errMissingField},
+		{"bad timestamp", `{"eventId":"e","eventType":"t","timestamp":"yesterday"}`, "", errInvalidField},
+		{"data not an object", `{"eventId":"e","eventType":"t","timestamp":"` + ts + `","data":[1]}`, "", errInvalidField},
+		{"too old", `{"eventId":"e","eventType":"t","timestamp":"` + now.Add(-73*time.Hour).Format(time.RFC3339) + `"}`, "", errStaleEnvelope},
+		{"too far ahead", `{"eventId":"e","eventType":"t","timestamp":"` + now.Add(73*time.Hour).Format(time.RFC3339) + `"}`, "", errStaleEnvelope},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev, err := parsePetstore([]byte(tt.give), now, 72*time.Hour)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if ev.ID != tt.wantID {
+				t.Fatalf("id = %q, want %q", ev.ID, tt.wantID)
+			}
+		})
+	}
+}
+
+func TestParseBunjang(t *testing.T) {
+	const ok = `{"eventId":"01K0AZRPB4N36H9NMDJRMYXM7A","eventType":"order.status.changed","payloadVersion":"v1","data":{"orderId":100,"orderItems":[{"orderItemId":1001,"pid":5,"orderStatus":"SHIPPED"}]}}`
+	tests := []struct {
+		name    string
+		give    string
+		wantErr error
+	}{
+		{"vector shape", ok, nil},
+		{"numbers as strings", `{"eventId":"01K0AZRPB4N36H9NMDJRMYXM7A","eventType":"e","data":{"orderId":"100","orderItems":[{"orderItemId":"1001","orderStatus":"SHIPPED"}]}}`, nil},
+		{"not json", `nope`, errNotJSON},
+		{"no eventId", `{"eventType":"e","data":{"orderId":1,"orderItems":[{"orderItemId":1,"orderStatus":"S"}]}}`, errMissingField},
+		{"eventId not a ULID", `{"eventId":"abc","eventType":"e","data":{"orderId":1,"orderItems":[{"orderItemId":1,"orderStatus":"S"}]}}`, errInvalidField},
+		{"ULID overflow", `{"eventId":"81K0AZRPB4N36H9NMDJRMYXM7A","eventType":"e","data":{"orderId":1,"orderItems":[{"orderItemId":1,"orderStatus":"S"}]}}`, errInvalidField},
+		{"no data", `{"eventId":"01K0AZRPB4N36H9NMDJRMYXM7A","eventType":"e"}`, errMissingField},
+		{"no orderId", `{"eventId":"01K0AZRPB4N36H9NMDJRMYXM7A","eventType":"e","data":{"orderItems":[{"orderItemId":1,"orderStatus":"S"}]}}`, errMissingField},
+		{"orderId not a number", `{"eventId":"01K0AZRPB4N36H9NMDJRMYXM7A","eventType":"e","data":{"orderId":"x1","orderItems":[{"orderItemId":1,"orderStatus":"S"}]}}`, errNotJSON},
+		{"empty items", `{"eventId":"01K0AZRPB4N36H9NMDJRMYXM7A","eventType":"e","data":{"orderId":1,"orderItems":[]}}`, errMissingField},
+		{"item without status", `{"eventId":"01K0AZRPB4N36H9NMDJRMYXM7A","eventType":"e","data":{"orderId":1,"orderItems":[{"orderItemId":1}]}}`, errMissingField},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseBunjang([]byte(tt.give))
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestParseStandard(t *testing.T) {
+	tests := []struct {
+		name     string
+		give     string
+		giveID   string
+		wantType string
+		wantErr  error
+	}{
+		{"typed", `{"type":"order.status.changed","data":{}}`, "msg_1", "order.status.changed", nil},
+		{"untyped object", `{"data":{}}`, "msg_1", "", nil},
+		{"not json", `<xml/>`, "msg_1", "", errNotJSON},
+		{"id with control character", `{}`, "msg\x01", "", errInvalidField},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev, err := parseStandard([]byte(tt.give), tt.giveID)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if err == nil && (ev.Type != tt.wantType || ev.ID != tt.giveID) {
+				t.Fatalf("got %+v, want type %q id %q", ev, tt.wantType, tt.giveID)
+			}
+		})
+	}
+}
