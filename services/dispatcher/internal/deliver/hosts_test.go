@@ -40,7 +40,9 @@ func TestBreakerLifecycle(t *testing.T) {
 	var transitions []string
 	h := NewHosts(HostOptions{
 		MaxConcurrent: 10, FailureThreshold: 3, Cooldown: 10 * time.Second,
-		OnState: func(_ string, from, to BreakerState) { transitions = append(transitions, from.String()+">"+to.String()) },
+		OnState: func(_ string, from, to BreakerState) {
+			transitions = append(transitions, from.String()+">"+to.String())
+		},
 	})
 	const host = "down.example"
 	now := time.Unix(1_000_000, 0)
