@@ -417,8 +417,8 @@ func TestIntegrationExhaustedGoesToDLQ(t *testing.T) {
 func TestIntegrationSlowReceiverIsRetriedNotDuplicated(t *testing.T) {
 	h := newHarness(t, map[string]string{
 		"HOOKLINE_CALLBACK_TIMEOUT":      "500ms",
-		"HOOKLINE_DISPATCHER_ACK_WAIT":   "6s",
-		"HOOKLINE_CALLBACK_RETRY_DELAYS": "300ms,300ms",
+		"HOOKLINE_DISPATCHER_ACK_WAIT":   "3s",
+		"HOOKLINE_CALLBACK_RETRY_DELAYS": "1s,1s",
 	})
 	rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		if n == 1 {

@@ -18,8 +18,8 @@ type Config struct {
 	// default 32).
 	Concurrency int
 	// AckWait is the consumer's AckWait (HOOKLINE_DISPATCHER_ACK_WAIT, default CallbackTimeout+20s,
-	// at least 30s). It must exceed CallbackTimeout by 5s or more, or a slow endpoint would get a
-	// second, parallel copy.
+	// at least 30s). It must exceed CallbackTimeout by 2s or more, or a slow endpoint would get a
+	// second, parallel copy; handlers still running at AckWait/2 also send InProgress.
 	AckWait time.Duration
 	// MaxAckPending caps callbacks delivered and not yet settled, waiting retries included
 	// (HOOKLINE_DISPATCHER_MAX_ACK_PENDING, default 20000).
@@ -49,6 +49,9 @@ type Config struct {
 	// pass a 127.0.0.1:0 listener and read its address.
 	AdminListener net.Listener
 }
+
+// ackMargin is how much longer than one HTTP attempt the consumer's AckWait must be.
+const ackMargin = 2 * time.Second
 
 // NewConfig adds the dispatcher's settings, read through lookup, to base. Errors wrap
 // config.ErrInvalid and name the setting in one line.
@@ -89,9 +92,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: HOOKLINE_CALLBACK_SECRET: required by the dispatcher to sign callbacks", config.ErrInvalid)
 	case c.CallbackTimeout <= 0:
 		return fmt.Errorf("%w: HOOKLINE_CALLBACK_TIMEOUT: want a positive duration", config.ErrInvalid)
-	case c.AckWait < c.CallbackTimeout+5*time.Second:
-		return fmt.Errorf("%w: HOOKLINE_DISPATCHER_ACK_WAIT: want at least HOOKLINE_CALLBACK_TIMEOUT + 5s (%s), got %s",
-			config.ErrInvalid, c.CallbackTimeout+5*time.Second, c.AckWait)
+	case c.AckWait < c.CallbackTimeout+ackMargin:
+		return fmt.Errorf("%w: HOOKLINE_DISPATCHER_ACK_WAIT: want at least HOOKLINE_CALLBACK_TIMEOUT + %s (%s), got %s",
+			config.ErrInvalid, ackMargin, c.CallbackTimeout+ackMargin, c.AckWait)
 	}
 	return nil
 }

@@ -67,7 +67,7 @@ func TestNewConfigErrorsNameTheSetting(t *testing.T) {
 	}{
 		{"no secret", map[string]string{}, "HOOKLINE_CALLBACK_SECRET"},
 		{"bad timeout", map[string]string{"HOOKLINE_CALLBACK_SECRET": "s", "HOOKLINE_CALLBACK_TIMEOUT": "soon"}, "HOOKLINE_CALLBACK_TIMEOUT"},
-		{"ack wait too short", map[string]string{"HOOKLINE_CALLBACK_SECRET": "s", "HOOKLINE_DISPATCHER_ACK_WAIT": "12s"}, "HOOKLINE_DISPATCHER_ACK_WAIT"},
+		{"ack wait too short", map[string]string{"HOOKLINE_CALLBACK_SECRET": "s", "HOOKLINE_DISPATCHER_ACK_WAIT": "11s"}, "HOOKLINE_DISPATCHER_ACK_WAIT"},
 		{"zero concurrency", map[string]string{"HOOKLINE_CALLBACK_SECRET": "s", "HOOKLINE_DISPATCHER_CONCURRENCY": "0"}, "HOOKLINE_DISPATCHER_CONCURRENCY"},
 		{"jitter above 1", map[string]string{"HOOKLINE_CALLBACK_SECRET": "s", "HOOKLINE_CALLBACK_RETRY_JITTER": "1.5"}, "HOOKLINE_CALLBACK_RETRY_JITTER"},
 		{"bad host concurrency", map[string]string{"HOOKLINE_CALLBACK_SECRET": "s", "HOOKLINE_CALLBACK_HOST_CONCURRENCY": "x"}, "HOOKLINE_CALLBACK_HOST_CONCURRENCY"},

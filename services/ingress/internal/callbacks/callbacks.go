@@ -162,7 +162,7 @@ func (h *Handler) Handle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	orderID, err := url.PathUnescape(c.Param("id"))
+	orderID, err := url.PathUnescape(orderParam(c))
 	if err != nil || !orderIDRe.MatchString(orderID) {
 		return problem.New(http.StatusBadRequest, CodeInvalidOrderID,
 			"order id must be 1 to 128 letters, digits, '.', '_', '~' or '-'")
@@ -203,10 +203,21 @@ func (h *Handler) Handle(c echo.Context) error {
 	if err != nil {
 		return problem.Unavailable(h.retry, err)
 	}
-	if ack.Duplicate {
+	if ack != nil && ack.Duplicate {
 		h.log.Debug("callback request is a duplicate", zap.String("tenant", tenant), zap.String("order_id", orderID))
 	}
 	return c.JSON(http.StatusCreated, Accepted{ID: eventID, OrderID: orderID, Status: "accepted"})
+}
+
+// orderParam is the {id} path parameter: named "id" (Route), or the route's only parameter.
+func orderParam(c echo.Context) string {
+	if id := c.Param("id"); id != "" {
+		return id
+	}
+	if vals := c.ParamValues(); len(c.ParamNames()) == 1 && len(vals) > 0 {
+		return vals[0]
+	}
+	return ""
 }
 
 // authorize verifies the bearer token: HS256 with the configured key, exp required.

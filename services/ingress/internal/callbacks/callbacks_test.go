@@ -30,7 +30,9 @@ const (
 )
 
 // newEcho mounts h the way the ingress does, with an error handler that renders problems.
-func newEcho(h *Handler) *echo.Echo {
+func newEcho(h *Handler) *echo.Echo { return newEchoAt(h, Route) }
+
+func newEchoAt(h *Handler, route string) *echo.Echo {
 	e := echo.New()
 	e.HTTPErrorHandler = func(err error, c echo.Context) {
 		var p *problem.Problem
@@ -46,7 +48,7 @@ func newEcho(h *Handler) *echo.Echo {
 		}
 		_ = c.JSON(p.Status, map[string]string{"code": p.Code, "message": p.Message})
 	}
-	e.POST(Route, h.Handle)
+	e.POST(route, h.Handle)
 	return e
 }
 
@@ -351,4 +353,24 @@ func TestIntakeBodyLimit(t *testing.T) {
 	if rec.Code != http.StatusRequestEntityTooLarge {
 		t.Fatalf("status %d, want 413", rec.Code)
 	}
+}
+
+func TestIntakeUnderAnotherParamName(t *testing.T) {
+	e := newEchoAt(New(testConfig(t), &recordingPublisher{}, zap.NewNop(), Options{}), "/v1/orders/:orderId")
+	req := httptest.NewRequest(http.MethodPost, "/v1/orders/ord-77", strings.NewReader(validBody))
+	req.Header.Set("Authorization", "Bearer "+validToken(t))
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	var got Accepted
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); rec.Code != http.StatusCreated || err != nil || got.OrderID != "ord-77" {
+		t.Fatalf("status %d body %s, want 201 for ord-77", rec.Code, rec.Body)
+	}
+}
+
+// recordingPublisher acknowledges every message.
+type recordingPublisher struct{ msgs []*nats.Msg }
+
+func (p *recordingPublisher) Publish(_ context.Context, msg *nats.Msg, _ string) (*jetstream.PubAck, error) {
+	p.msgs = append(p.msgs, msg)
+	return &jetstream.PubAck{Stream: streams.Callbacks, Sequence: uint64(len(p.msgs))}, nil
 }
