@@ -226,13 +226,13 @@ func (d *Deliverer) settle(ctx context.Context, log *zap.Logger, seq uint64, req
 	default: // other 4xx, and anything else unexpected
 		reason = ReasonPermanent
 	}
-	return d.deadLetter(ctx, log, seq, rec, reason, class, fields)
+	return d.deadLetter(log, rec, reason, class, fields)
 }
 
 func (d *Deliverer) retry(ctx context.Context, log *zap.Logger, seq uint64, rec Record, resp Response, class string, fields []zap.Field) error {
 	delay, ok := d.o.Schedule.After(rec.Attempts)
 	if !ok {
-		return d.deadLetter(ctx, log, seq, rec, ReasonExhausted, class, fields)
+		return d.deadLetter(log, rec, ReasonExhausted, class, fields)
 	}
 	honour := resp.Status == http.StatusTooManyRequests || resp.Status == http.StatusServiceUnavailable
 	if honour && resp.HasRetryAfter {
@@ -247,10 +247,11 @@ func (d *Deliverer) retry(ctx context.Context, log *zap.Logger, seq uint64, rec 
 	return consume.Retry(delay, attemptError(rec, resp))
 }
 
-func (d *Deliverer) deadLetter(ctx context.Context, log *zap.Logger, seq uint64, rec Record, reason, class string, fields []zap.Field) error {
+func (d *Deliverer) deadLetter(log *zap.Logger, rec Record, reason, class string, fields []zap.Field) error {
 	d.o.Metrics.Attempts.WithLabelValues(OutcomeDead, class).Inc()
 	d.o.Metrics.DeadLetters.WithLabelValues(reason).Inc()
-	d.forget(ctx, log, seq, rec)
+	// The record stays (until the bucket's TTL): if the DLQ publish fails, the loop naks and the
+	// redelivery must not start the schedule over.
 	log.Warn("callback dead-lettered", append(fields, zap.String("reason", reason))...)
 	err := attemptError(rec, Response{Status: rec.LastStatus, Err: errorOf(rec)})
 	return consume.DeadLetter(reason, err, map[string]string{
@@ -260,7 +261,7 @@ func (d *Deliverer) deadLetter(ctx context.Context, log *zap.Logger, seq uint64,
 	})
 }
 
-// forget drops the attempt record once the callback is settled; a record left behind expires
+// forget drops the attempt record once the callback is delivered; a record left behind expires
 // with the bucket's TTL.
 func (d *Deliverer) forget(ctx context.Context, log *zap.Logger, seq uint64, rec Record) {
 	if rec.Attempts <= 1 {

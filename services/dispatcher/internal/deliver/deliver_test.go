@@ -190,7 +190,7 @@ func TestDeliverOutcomes(t *testing.T) {
 		wantDLQReason string
 		wantAttempts  string
 		wantStatus    string
-		wantRecorded  int // attempts in the store afterwards (0: none)
+		wantRecorded  int // attempts in the store afterwards (0: none); a dead letter leaves it as it was
 	}{
 		{name: "503 retries on schedule", resp: Response{Status: 503}, wantRetry: true,
 			wantMinDelay: 48 * time.Second, wantMaxDelay: 72 * time.Second, wantRecorded: 1},
@@ -204,10 +204,10 @@ func TestDeliverOutcomes(t *testing.T) {
 			wantMinDelay: 48 * time.Second, wantMaxDelay: 72 * time.Second, wantRecorded: 1},
 		{name: "second failure uses the second delay", resp: Response{Status: 502}, prior: 1, wantRetry: true,
 			wantMinDelay: 4 * time.Minute, wantMaxDelay: 6 * time.Minute, wantRecorded: 2},
-		{name: "exhausted", resp: Response{Status: 500}, prior: 2, wantDLQReason: ReasonExhausted, wantAttempts: "3", wantStatus: "500"},
+		{name: "exhausted", resp: Response{Status: 500}, prior: 2, wantDLQReason: ReasonExhausted, wantAttempts: "3", wantStatus: "500", wantRecorded: 2},
 		{name: "410 stops", resp: Response{Status: 410}, wantDLQReason: ReasonGone, wantAttempts: "1", wantStatus: "410"},
 		{name: "400 is permanent", resp: Response{Status: 400}, wantDLQReason: ReasonPermanent, wantAttempts: "1", wantStatus: "400"},
-		{name: "404 after retries is permanent", resp: Response{Status: 404}, prior: 1, wantDLQReason: ReasonPermanent, wantAttempts: "2", wantStatus: "404"},
+		{name: "404 after retries is permanent", resp: Response{Status: 404}, prior: 1, wantDLQReason: ReasonPermanent, wantAttempts: "2", wantStatus: "404", wantRecorded: 1},
 		{name: "redirect is permanent", resp: Response{Status: 302}, wantDLQReason: ReasonRedirect, wantAttempts: "1", wantStatus: "302"},
 		{name: "refused at dial", resp: Response{Forbidden: true, Err: errors.New("dial refused")}, wantDLQReason: ReasonForbidden, wantAttempts: "1", wantStatus: "0"},
 	}
