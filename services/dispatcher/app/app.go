@@ -105,7 +105,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 			log.Warn("circuit breaker", zap.String("host", host), zap.Stringer("from", from), zap.Stringer("to", to))
 		},
 	})
-	d := deliver.New(deliver.Options{
+	d, err := deliver.New(deliver.Options{
 		Secret:        cfg.CallbackSecret.Bytes(),
 		Schedule:      deliver.Schedule{Delays: cfg.CallbackRetryDelays, Jitter: cfg.RetryJitter},
 		MaxRetryAfter: cfg.MaxRetryAfter,
@@ -115,6 +115,10 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		Metrics:       metrics,
 		Log:           log,
 	})
+	if err != nil {
+		return err
+	}
+
 	loop := consume.New(cons, js, d.Handle, log, consume.Options{
 		Workers: cfg.Concurrency,
 		AckWait: cfg.AckWait,

@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"github.com/hookline/hookline/pkg/webhook"
 	"net"
 	"time"
 
@@ -90,6 +91,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: no base configuration", config.ErrInvalid)
 	case c.CallbackSecret.IsZero():
 		return fmt.Errorf("%w: HOOKLINE_CALLBACK_SECRET: required by the dispatcher to sign callbacks", config.ErrInvalid)
+	case !validStandardKey(c.CallbackSecret.Bytes()):
+		return fmt.Errorf("%w: HOOKLINE_CALLBACK_SECRET: a whsec_ secret must be base64 after the prefix", config.ErrInvalid)
 	case c.CallbackTimeout <= 0:
 		return fmt.Errorf("%w: HOOKLINE_CALLBACK_TIMEOUT: want a positive duration", config.ErrInvalid)
 	case c.AckWait < c.CallbackTimeout+ackMargin:
@@ -142,4 +145,9 @@ func (c Config) withDefaults() Config {
 		c.AttemptsTTL = defaultAttemptsTTL(c.Config)
 	}
 	return c
+}
+
+func validStandardKey(secret []byte) bool {
+	_, err := webhook.StandardKey(secret)
+	return err == nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/hookline/hookline/pkg/config"
 	"github.com/hookline/hookline/pkg/natsconn"
 	"github.com/hookline/hookline/pkg/streams"
+	"github.com/hookline/hookline/services/ingress/internal/callbacks"
 	"github.com/hookline/hookline/services/ingress/internal/httpapi"
 	"github.com/hookline/hookline/services/ingress/internal/publish"
 	"github.com/labstack/echo/v4"
@@ -118,6 +119,8 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	e.HTTPErrorHandler = httpapi.ErrorHandler(log)
 	e.Use(middleware.Recover())
 	api.Register(e)
+	intake := callbacks.New(cfg.Config, keeper, log, callbacks.Options{RetryAfter: cfg.PublishTimeout})
+	e.POST(callbacks.Route, intake.Handle)
 
 	publicLn, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

@@ -3,6 +3,8 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -551,4 +553,60 @@ func TestIngressRecreatesMissingStream(t *testing.T) {
 	if len(msgs) != 1 || msgs[0].Header.Get("Hookline-Event-Id") != "after-recreate" {
 		t.Fatalf("stream holds %d messages, want only after-recreate", len(msgs))
 	}
+}
+
+// The callback intake is mounted: a valid request is stored in CALLBACKS once, even when the
+// client retries it.
+func TestIngressCallbackIntakeMounted(t *testing.T) {
+	n := testkit.StartNATS(t)
+	in := startIngress(t, n, map[string]string{
+		"HOOKLINE_JWT_SECRET":             "jwt-test-secret",
+		"HOOKLINE_CALLBACK_ALLOW_PRIVATE": "true",
+	})
+	token := signJWT(t, "jwt-test-secret", time.Now().Add(time.Hour))
+	body := []byte(`{"amount": 738.05, "currency": "USD", "timestamp": "1758613403", "callbackUrl": "http://127.0.0.1:9/cb"}`)
+	for attempt := 1; attempt <= 2; attempt++ {
+		resp, b := in.do(request{path: "/v1/orders/ord-42", body: body, headers: map[string]string{"Authorization": "Bearer " + token}})
+		var obj map[string]any
+		if resp.StatusCode != 201 || json.Unmarshal(b, &obj) != nil {
+			t.Fatalf("attempt %d: %d %s, want 201 with a JSON object", attempt, resp.StatusCode, b)
+		}
+	}
+	s, err := in.js.Stream(context.Background(), streams.Callbacks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 1 {
+		t.Fatalf("CALLBACKS holds %d messages, want 1", info.State.Msgs)
+	}
+	m, err := s.GetMsg(context.Background(), info.State.LastSeq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req map[string]any
+	if err := json.Unmarshal(m.Data, &req); err != nil {
+		t.Fatal(err)
+	}
+	if m.Subject != "callbacks.default" || m.Header.Get("Hookline-Order-Id") != "ord-42" || req["orderId"] != "ord-42" || req["amount"] != "738.05" {
+		t.Fatalf("stored %s %v %s", m.Subject, m.Header, m.Data)
+	}
+	resp, b := in.do(request{path: "/v1/orders/ord-42", body: body, headers: map[string]string{"Authorization": "Bearer not-a-jwt"}})
+	if resp.StatusCode != 401 {
+		t.Fatalf("bad JWT: %d %s", resp.StatusCode, b)
+	}
+}
+
+// signJWT makes an HS256 token with exp, by hand, so the test shares no code with the verifier.
+func signJWT(t *testing.T, secret string, exp time.Time) string {
+	t.Helper()
+	enc := base64.RawURLEncoding
+	head := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+	claims := enc.EncodeToString([]byte(fmt.Sprintf(`{"sub":"client-1","exp":%d,"iat":%d}`, exp.Unix(), time.Now().Unix())))
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(head + "." + claims))
+	return head + "." + claims + "." + enc.EncodeToString(mac.Sum(nil))
 }

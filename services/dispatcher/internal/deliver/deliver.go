@@ -23,7 +23,7 @@ import (
 	"github.com/hookline/hookline/pkg/consume"
 	"github.com/hookline/hookline/pkg/safedial"
 	"github.com/hookline/hookline/pkg/streams"
-	"github.com/hookline/hookline/services/dispatcher/internal/sign"
+	"github.com/hookline/hookline/pkg/webhook"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 )
@@ -74,8 +74,9 @@ type Deliverer struct {
 	inflight map[uint64]struct{}
 }
 
-// New returns a Deliverer.
-func New(o Options) *Deliverer {
+// New returns a Deliverer. The secret must be a valid Standard Webhooks secret (Config.Validate
+// checks it at start).
+func New(o Options) (*Deliverer, error) {
 	if o.MaxRetryAfter <= 0 {
 		o.MaxRetryAfter = 24 * time.Hour
 	}
@@ -85,7 +86,11 @@ func New(o Options) *Deliverer {
 	if o.Log == nil {
 		o.Log = zap.NewNop()
 	}
-	return &Deliverer{o: o, key: sign.StandardKey(o.Secret), inflight: map[uint64]struct{}{}}
+	key, err := webhook.StandardKey(o.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("callback secret: %w", err)
+	}
+	return &Deliverer{o: o, key: key, inflight: map[uint64]struct{}{}}, nil
 }
 
 // Event is the orderProcessed callback body.
@@ -126,13 +131,12 @@ func BuildEvent(req streams.CallbackRequest, streamTime time.Time) Event {
 
 // Headers returns the signed headers for body sent at now.
 func (d *Deliverer) Headers(eventID string, body []byte, now time.Time) http.Header {
-	ts := now.Unix()
 	h := http.Header{}
 	h.Set("Content-Type", "application/json")
-	h.Set("X-Webhook-Signature", sign.Petstore(d.o.Secret, body))
-	h.Set("webhook-id", eventID)
-	h.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
-	h.Set("webhook-signature", sign.Standard(d.key, eventID, ts, body))
+	h.Set(webhook.HeaderPetstore, webhook.SignPetstore(d.o.Secret, body))
+	h.Set(webhook.HeaderStandardID, eventID)
+	h.Set(webhook.HeaderStandardTimestamp, strconv.FormatInt(now.Unix(), 10))
+	h.Set(webhook.HeaderStandardSignature, webhook.SignStandard(d.key, eventID, now, body))
 	return h
 }
 

@@ -92,11 +92,15 @@ func newTestDeliverer(t *testing.T, s Sender, store AttemptStore, hosts *Hosts) 
 	if hosts == nil {
 		hosts = NewHosts(HostOptions{})
 	}
-	return New(Options{
+	d, err := New(Options{
 		Secret:   []byte(testSecret),
 		Schedule: Schedule{Delays: []time.Duration{time.Minute, 5 * time.Minute}, Jitter: 0.2},
 		Sender:   s, Store: store, Hosts: hosts, Metrics: m,
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 var testReq = streams.CallbackRequest{
