@@ -194,14 +194,11 @@ func newULID(t time.Time, rnd *mrand.Rand) string {
 	}
 	// 128 bits -> 26 characters, 5 bits each, most significant first (2 leading pad bits).
 	var out [26]byte
-	var acc uint64
-	bits := 0
-	pos := 0
-	// First character carries the top 3 bits.
-	out[pos] = crockford[b[0]>>5]
-	pos++
-	acc = uint64(b[0] & 0x1f)
-	bits = 5
+	// The first character carries the top 3 bits.
+	out[0] = crockford[b[0]>>5]
+	pos := 1
+	acc := uint64(b[0] & 0x1f)
+	bits := 5
 	for i := 1; i < 16; i++ {
 		acc = acc<<8 | uint64(b[i])
 		bits += 8

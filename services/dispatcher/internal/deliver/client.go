@@ -127,9 +127,9 @@ func describe(err error, timeout time.Duration) Response {
 	}
 	var op *net.OpError
 	if errors.As(err, &op) {
-		return Response{Err: fmt.Errorf("network: %s: %v", op.Op, op.Err)}
+		return Response{Err: fmt.Errorf("network: %s: %w", op.Op, op.Err)}
 	}
-	return Response{Err: fmt.Errorf("request failed: %v", inner)}
+	return Response{Err: fmt.Errorf("request failed: %w", inner)}
 }
 
 // firstForbidden returns the safedial error inside err (it names the address, not the URL).

@@ -37,7 +37,7 @@ func parsePetstore(body []byte, now time.Time, maxAge time.Duration) (event, err
 	if err := json.Unmarshal(body, &env); err != nil {
 		return event{}, fmt.Errorf("%w: %w", errNotJSON, err)
 	}
-	id := ""
+	var id string
 	switch {
 	case env.EventID != nil && *env.EventID != "":
 		id = *env.EventID
