@@ -115,9 +115,6 @@ type Consumer struct {
 // (the start position of an existing durable is kept: it resumes where it left off). Pick one
 // durable name per team and purpose, e.g. "billing-order-sync".
 func New(ctx context.Context, js jetstream.JetStream, name string, opts ...Option) (*Consumer, error) {
-	if js == nil {
-		return nil, ErrNilJetStream
-	}
 	if !streams.ValidToken(name) {
 		return nil, fmt.Errorf("%w: %q", ErrInvalidName, name)
 	}
@@ -131,6 +128,9 @@ func New(ctx context.Context, js jetstream.JetStream, name string, opts ...Optio
 	filter, err := FilterSubject(s.tenant, s.provider)
 	if err != nil {
 		return nil, err
+	}
+	if js == nil {
+		return nil, ErrNilJetStream
 	}
 	cfg := s.consumerConfig(name, filter)
 	cons, err := upsert(ctx, js, cfg)
