@@ -110,7 +110,7 @@ func (e *env) settled(name string, floor uint64) *jetstream.ConsumerInfo {
 }
 
 // quiet waits until the durable has nothing pending or unacknowledged.
-func (e *env) quiet(name string) *jetstream.ConsumerInfo {
+func (e *env) quietInfo(name string) *jetstream.ConsumerInfo {
 	e.t.Helper()
 	return e.waitInfo(name, func(ci *jetstream.ConsumerInfo) bool {
 		return ci.NumAckPending == 0 && ci.NumPending == 0
@@ -335,7 +335,7 @@ func TestFilters(t *testing.T) {
 			c, rec := e.newConsumer(name, tt.give...)
 			e.run(c, rec.handler(nil))
 			eventually(t, 15*time.Second, "the events", func() bool { return rec.numResults() >= len(tt.want) })
-			ci := e.quiet(name)
+			ci := e.quietInfo(name)
 			calls, _ := rec.snapshot()
 			var got []string
 			for _, cl := range calls {
