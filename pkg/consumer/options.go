@@ -3,6 +3,7 @@ package consumer
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -41,7 +42,7 @@ func defaults() settings {
 	return settings{
 		concurrency:  1,
 		ackWait:      DefaultAckWait,
-		backoff:      DefaultBackoff,
+		backoff:      slices.Clone(DefaultBackoff),
 		drainTimeout: DefaultDrainTimeout,
 		log:          slog.Default(),
 	}
