@@ -30,5 +30,11 @@ require (
 	golang.org/x/crypto v0.57.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
-	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+require (
+	github.com/hookline/hookline/proto v0.0.0
+	google.golang.org/protobuf v1.36.12
+)
+
+replace github.com/hookline/hookline/proto => ../proto
