@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	mrand "math/rand/v2"
 	"strconv"
@@ -173,6 +174,14 @@ func (g *generator) sign(r *Request) {
 	if g.s.Tenant != "" {
 		r.Headers = append(r.Headers, [2]string{"X-Tenant-ID", g.s.Tenant})
 	}
+}
+
+// ULID returns a new ULID for t with random low bits.
+func ULID(t time.Time) string {
+	var seed [16]byte
+	_, _ = rand.Read(seed[:]) // crypto/rand never fails on Linux
+	r := mrand.New(mrand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])))
+	return newULID(t, r)
 }
 
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -1,0 +1,24 @@
+package cli
+
+import "github.com/hookline/hookline/pkg/config"
+
+// Development secrets: `hookline dev` uses them when the environment sets none, and `hookline
+// send` signs with them in that case, so the two work together out of the box. Never use them
+// outside a laptop.
+var devDefaults = map[string]string{
+	"HOOKLINE_PETSTORE_SECRETS": "dev-petstore-secret",
+	"HOOKLINE_BUNJANG_SECRETS":  "dev-bunjang-secret",
+	"HOOKLINE_JWT_SECRET":       "dev-jwt-secret",
+	"HOOKLINE_CALLBACK_SECRET":  "dev-callback-secret",
+}
+
+// withDevDefaults wraps lookup so unset development secrets take their dev value.
+func withDevDefaults(lookup config.Lookup) config.Lookup {
+	return func(name string) (string, bool) {
+		if v, ok := lookup(name); ok && v != "" {
+			return v, true
+		}
+		v, ok := devDefaults[name]
+		return v, ok
+	}
+}
