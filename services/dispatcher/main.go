@@ -23,7 +23,7 @@ func main() {
 }
 
 func run() error {
-	base, err := config.Load(os.LookupEnv, config.Defaults{AdminAddr: ":9092"})
+	base, err := config.Load(os.LookupEnv, app.Defaults)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,9 @@ import (
 	"github.com/hookline/hookline/pkg/config"
 )
 
+// Defaults is the dispatcher's admin address (contract section 1).
+var Defaults = config.Defaults{AdminAddr: ":9092"}
+
 // Config is the dispatcher's configuration: the shared settings plus its own.
 type Config struct {
 	*config.Config
