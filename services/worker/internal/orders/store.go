@@ -1,0 +1,291 @@
+package orders
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	ordersv1 "github.com/hookline/hookline/proto/gen/hookline/orders/v1"
+	"github.com/redis/go-redis/v9"
+)
+
+//go:embed apply.lua
+var applySource string
+
+// markSource records that the canonical events of stream message ARGV[1] were published, if the
+// event record still exists (it is never recreated without its TTL).
+const markSource = `if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'p', ARGV[1]) end
+return 1`
+
+// Kind is the outcome of one transition.
+type Kind string
+
+// Outcomes of the apply step (contract section 6).
+const (
+	Applied  Kind = "applied"
+	Stale    Kind = "stale"
+	Rejected Kind = "rejected"
+)
+
+var (
+	// ErrUnavailable marks a Redis failure worth retrying: the server is unreachable, loading, or
+	// busy. Other errors are bugs or bad data.
+	ErrUnavailable = errors.New("redis unavailable")
+	// ErrNotFound is returned by Read for an order never seen.
+	ErrNotFound = errors.New("order not found")
+	// ErrBadReply marks a script reply the store cannot read.
+	ErrBadReply = errors.New("unexpected script reply")
+)
+
+// Unit is one transition to apply: the order itself, or one of its items.
+type Unit struct {
+	ItemID     string // empty for the order itself
+	Status     Status
+	OccurredAt time.Time
+}
+
+// Request is one provider event for one order.
+type Request struct {
+	Tenant, Provider, OrderID, SourceEventID string
+	// Items: the units are order items (Bunjang). Otherwise there is exactly one unit, the order.
+	Items bool
+	Units []Unit
+	// Seq is the WEBHOOKS stream sequence of the message.
+	Seq       uint64
+	AppliedAt time.Time
+}
+
+// Record is what the store keeps per event id and unit: enough to rebuild the canonical event.
+type Record struct {
+	Kind              Kind
+	Version           int64
+	PreviousStatus    string
+	PreviousCanonical ordersv1.OrderStatus
+	Status            string
+	Canonical         ordersv1.OrderStatus
+	Skipped           []ordersv1.OrderStatus
+	AppliedAt         time.Time
+	Seq               uint64
+}
+
+// Outcome is the result for one unit.
+type Outcome struct {
+	ItemID string
+	// Recorded: the event id was already recorded for this unit before this call; Record is the
+	// outcome recorded then.
+	Recorded bool
+	Record   Record
+}
+
+// Result is the result of one Apply.
+type Result struct {
+	Outcomes []Outcome
+	// PublishedSeq is the stream sequence whose canonical events are known to be published for this
+	// event id, 0 if none.
+	PublishedSeq uint64
+}
+
+// Store applies transitions in Redis.
+type Store struct {
+	rdb   redis.UniversalClient
+	ttl   time.Duration
+	apply *redis.Script
+	mark  *redis.Script
+}
+
+// NewStore returns a store keeping event records for ttl (providers retry for days).
+func NewStore(rdb redis.UniversalClient, ttl time.Duration) *Store {
+	return &Store{rdb: rdb, ttl: ttl, apply: redis.NewScript(applySource), mark: redis.NewScript(markSource)}
+}
+
+// Keys of one order. The hash tag {<tenant>:<provider>:<order>} puts them in one cluster slot.
+func orderTag(tenant, provider, orderID string) string {
+	return "hl:{" + tenant + ":" + provider + ":" + orderID + "}"
+}
+
+// OrderKey is the order's state (or summary, for item-level providers).
+func OrderKey(tenant, provider, orderID string) string {
+	return orderTag(tenant, provider, orderID) + ":o"
+}
+
+// EventKey is the record of one source event for the order.
+func EventKey(tenant, provider, orderID, sourceEventID string) string {
+	return orderTag(tenant, provider, orderID) + ":e:" + sourceEventID
+}
+
+// ItemsKey is the set of the order's item ids.
+func ItemsKey(tenant, provider, orderID string) string {
+	return orderTag(tenant, provider, orderID) + ":items"
+}
+
+// ItemKey is one item's state.
+func ItemKey(tenant, provider, orderID, itemID string) string {
+	return orderTag(tenant, provider, orderID) + ":i:" + itemID
+}
+
+// Apply runs the apply script for req.
+func (s *Store) Apply(ctx context.Context, req Request) (Result, error) {
+	if len(req.Units) == 0 || (!req.Items && len(req.Units) != 1) {
+		return Result{}, fmt.Errorf("apply %s: %d units for items=%t", req.SourceEventID, len(req.Units), req.Items)
+	}
+	keys := []string{
+		OrderKey(req.Tenant, req.Provider, req.OrderID),
+		EventKey(req.Tenant, req.Provider, req.OrderID, req.SourceEventID),
+	}
+	items := "0"
+	if req.Items {
+		items = "1"
+		keys = append(keys, ItemsKey(req.Tenant, req.Provider, req.OrderID))
+		for _, u := range req.Units {
+			keys = append(keys, ItemKey(req.Tenant, req.Provider, req.OrderID, u.ItemID))
+		}
+	}
+	args := make([]any, 0, 5+7*len(req.Units))
+	args = append(args, strconv.FormatUint(req.Seq, 10), strconv.FormatInt(req.AppliedAt.UnixNano(), 10),
+		strconv.FormatInt(s.ttl.Milliseconds(), 10), items, req.SourceEventID)
+	for _, u := range req.Units {
+		rank, term := strconv.Itoa(u.Status.Rank), "0"
+		if !u.Status.Known {
+			rank = "-1"
+		}
+		if u.Status.Terminal {
+			term = "1"
+		}
+		args = append(args, u.ItemID, u.Status.Name, strconv.Itoa(int(u.Status.Canonical)), rank, term,
+			strconv.FormatInt(u.OccurredAt.UnixMilli(), 10), chainArg(u.Status.Chain))
+	}
+	reply, err := s.apply.Run(ctx, s.rdb, keys, args...).StringSlice()
+	if err != nil {
+		return Result{}, fmt.Errorf("apply %s: %w", req.SourceEventID, classify(err))
+	}
+	if len(reply) != 1+len(req.Units) {
+		return Result{}, fmt.Errorf("apply %s: %w: %d elements", req.SourceEventID, ErrBadReply, len(reply))
+	}
+	res := Result{Outcomes: make([]Outcome, len(req.Units))}
+	if reply[0] != "" {
+		if res.PublishedSeq, err = strconv.ParseUint(reply[0], 10, 64); err != nil {
+			return Result{}, fmt.Errorf("apply %s: %w: marker %q", req.SourceEventID, ErrBadReply, reply[0])
+		}
+	}
+	for i, r := range reply[1:] {
+		if r == "" {
+			return Result{}, fmt.Errorf("apply %s: %w: empty record", req.SourceEventID, ErrBadReply)
+		}
+		rec, err := parseRecord(r[1:])
+		if err != nil {
+			return Result{}, fmt.Errorf("apply %s: %w", req.SourceEventID, err)
+		}
+		res.Outcomes[i] = Outcome{ItemID: req.Units[i].ItemID, Recorded: r[0] == '1', Record: rec}
+	}
+	return res, nil
+}
+
+// MarkPublished records that the canonical events of the stream message seq were published, so a
+// later redelivery of it does not publish them again.
+func (s *Store) MarkPublished(ctx context.Context, tenant, provider, orderID, sourceEventID string, seq uint64) error {
+	key := EventKey(tenant, provider, orderID, sourceEventID)
+	if err := s.mark.Run(ctx, s.rdb, []string{key}, strconv.FormatUint(seq, 10)).Err(); err != nil {
+		return fmt.Errorf("mark published %s: %w", sourceEventID, classify(err))
+	}
+	return nil
+}
+
+// Ping checks that Redis answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+func chainArg(chain []Step) string {
+	var b strings.Builder
+	for i, st := range chain {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(st.Rank))
+		b.WriteByte(':')
+		b.WriteString(strconv.Itoa(int(st.Canonical)))
+	}
+	return b.String()
+}
+
+type wireRecord struct {
+	K  string `json:"k"`
+	V  string `json:"v"`
+	PS string `json:"ps"`
+	PC string `json:"pc"`
+	S  string `json:"s"`
+	C  string `json:"c"`
+	SK string `json:"sk"`
+	A  string `json:"a"`
+	Q  string `json:"q"`
+}
+
+func parseRecord(raw string) (Record, error) {
+	var w wireRecord
+	if err := json.Unmarshal([]byte(raw), &w); err != nil {
+		return Record{}, fmt.Errorf("%w: record: %w", ErrBadReply, err)
+	}
+	bad := func(field, v string) error { return fmt.Errorf("%w: record %s %q", ErrBadReply, field, v) }
+	r := Record{Kind: Kind(w.K), PreviousStatus: w.PS, Status: w.S}
+	switch r.Kind {
+	case Applied, Stale, Rejected:
+	default:
+		return Record{}, bad("k", w.K)
+	}
+	var err error
+	if r.Version, err = strconv.ParseInt(w.V, 10, 64); err != nil {
+		return Record{}, bad("v", w.V)
+	}
+	pc, err := strconv.Atoi(w.PC)
+	if err != nil {
+		return Record{}, bad("pc", w.PC)
+	}
+	c, err := strconv.Atoi(w.C)
+	if err != nil {
+		return Record{}, bad("c", w.C)
+	}
+	r.PreviousCanonical, r.Canonical = ordersv1.OrderStatus(pc), ordersv1.OrderStatus(c)
+	if w.SK != "" {
+		for _, p := range strings.Split(w.SK, ",") {
+			n, err := strconv.Atoi(p)
+			if err != nil {
+				return Record{}, bad("sk", w.SK)
+			}
+			r.Skipped = append(r.Skipped, ordersv1.OrderStatus(n))
+		}
+	}
+	ns, err := strconv.ParseInt(w.A, 10, 64)
+	if err != nil {
+		return Record{}, bad("a", w.A)
+	}
+	r.AppliedAt = time.Unix(0, ns).UTC()
+	if r.Seq, err = strconv.ParseUint(w.Q, 10, 64); err != nil {
+		return Record{}, bad("q", w.Q)
+	}
+	return r, nil
+}
+
+// classify marks Redis outages with ErrUnavailable: any client-side failure (refused dial, reset
+// connection, timeout, closed pool) and the server's transient refusals. A server error reply
+// such as a script error or a wrong key type stays as it is: retrying will not fix it.
+func classify(err error) error {
+	var rerr redis.Error
+	if errors.As(err, &rerr) {
+		msg := rerr.Error()
+		for _, prefix := range []string{"LOADING", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "READONLY", "NOREPLICAS"} {
+			if strings.HasPrefix(msg, prefix) {
+				return fmt.Errorf("%w: %w", ErrUnavailable, err)
+			}
+		}
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
