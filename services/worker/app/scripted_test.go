@@ -235,7 +235,9 @@ func TestIntegrationCanonicalEventFields(t *testing.T) {
 	if len(events) != 2 {
 		t.Fatalf("%d canonical events, want 2", len(events))
 	}
-	slices.SortFunc(events, func(a, b canonicalMsg) int { return int(a.ev.GetSourceStreamSequence()) - int(b.ev.GetSourceStreamSequence()) })
+	slices.SortFunc(events, func(a, b canonicalMsg) int {
+		return int(a.ev.GetSourceStreamSequence()) - int(b.ev.GetSourceStreamSequence())
+	})
 	pet, bun := events[0].ev, events[1].ev
 	if pet.GetEventId() != "petstore:default:evt-f1" || pet.GetTenantId() != "default" || pet.GetProvider() != "petstore" ||
 		pet.GetSourceEventId() != "evt-f1" || pet.GetOrderId() != "order-f" || pet.GetOrderItemId() != "" ||

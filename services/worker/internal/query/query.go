@@ -11,8 +11,8 @@ import (
 
 	"github.com/hookline/hookline/pkg/admin"
 	"github.com/hookline/hookline/pkg/config"
-	"github.com/hookline/hookline/services/worker/internal/orders"
 	ordersv1 "github.com/hookline/hookline/proto/gen/hookline/orders/v1"
+	"github.com/hookline/hookline/services/worker/internal/orders"
 	"go.uber.org/zap"
 )
 
