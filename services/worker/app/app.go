@@ -139,10 +139,10 @@ func consumeUntilDone(ctx context.Context, cfg Config, log *zap.Logger, nc *nats
 		Backoff: cfg.Worker.Backoff,
 	}
 	if h := cfg.hooks.afterApply; h != nil {
-		o.AfterApply = func() { h(nc) }
+		o.AfterApply = func() error { return h(nc) }
 	}
 	if h := cfg.hooks.afterPublish; h != nil {
-		o.AfterPublish = func() { h(nc) }
+		o.AfterPublish = func() error { return h(nc) }
 	}
 	handler := process.New(o)
 	loop := consume.New(cons, js, handler.Handle, log, consume.Options{

@@ -95,8 +95,9 @@ type Config struct {
 	hooks hooks
 }
 
+// hooks get the worker's NATS connection; an error they return ends the handling at once.
 type hooks struct {
-	afterApply, afterPublish func(nc *nats.Conn)
+	afterApply, afterPublish func(nc *nats.Conn) error
 }
 
 // DefaultAdminAddr is the worker's admin address (contract section 1).

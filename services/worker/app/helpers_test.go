@@ -230,6 +230,7 @@ type inbound struct {
 	body                                 []byte
 	receivedAt                           time.Time
 	msgID                                string // Nats-Msg-Id; default <provider>:<tenant>:<eventId>
+	order                                string // the order the body is about
 }
 
 func (in inbound) msg() *nats.Msg {
@@ -260,14 +261,14 @@ func (in inbound) msg() *nats.Msg {
 func petstoreStatus(eventID, orderID, status string, at time.Time) inbound {
 	body := fmt.Sprintf(`{"eventId":%q,"eventType":"order.statusChanged","timestamp":%q,"data":{"order":{"id":%q,"status":%q,"totalAmount":"10.00"},"previousStatus":"PLACED","newStatus":%q,"changedAt":%q,"changedBy":"system"}}`,
 		eventID, at.Format(time.RFC3339Nano), orderID, status, status, at.Format(time.RFC3339Nano))
-	return inbound{provider: "petstore", eventID: eventID, eventType: "order.statusChanged", body: []byte(body)}
+	return inbound{provider: "petstore", eventID: eventID, eventType: "order.statusChanged", body: []byte(body), order: orderID}
 }
 
 // petstorePayment is a Petstore payment.succeeded webhook.
 func petstorePayment(eventID, orderID string, at time.Time) inbound {
 	body := fmt.Sprintf(`{"eventId":%q,"eventType":"payment.succeeded","timestamp":%q,"data":{"payment":{"id":"pay-%s","amount":10.5,"currency":"USD"},"order":{"id":%q}}}`,
 		eventID, at.Format(time.RFC3339Nano), eventID, orderID)
-	return inbound{provider: "petstore", eventID: eventID, eventType: "payment.succeeded", body: []byte(body)}
+	return inbound{provider: "petstore", eventID: eventID, eventType: "payment.succeeded", body: []byte(body), order: orderID}
 }
 
 type bunjangItem struct {
@@ -283,7 +284,7 @@ func bunjangStatus(ulid string, orderID int, items ...bunjangItem) inbound {
 	}
 	body := fmt.Sprintf(`{"eventId":%q,"eventType":"order.status.changed","payloadVersion":"v1","data":{"orderId":%d,"orderItems":[%s]}}`,
 		ulid, orderID, strings.Join(parts, ","))
-	return inbound{provider: "bunjang", eventID: ulid, eventType: "order.status.changed", body: []byte(body)}
+	return inbound{provider: "bunjang", eventID: ulid, eventType: "order.status.changed", body: []byte(body), order: strconv.Itoa(orderID)}
 }
 
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -303,9 +304,13 @@ func ulid(at time.Time, n uint64) string {
 	return string(b[:])
 }
 
-// publish stores msgs in WEBHOOKS and waits for every PubAck.
+// publish stores msgs in WEBHOOKS, in order, and waits for every PubAck.
 func (e *testEnv) publish(msgs ...*nats.Msg) {
 	e.t.Helper()
+	for len(msgs) > 500 {
+		e.publish(msgs[:500]...)
+		msgs = msgs[500:]
+	}
 	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
 	for _, m := range msgs {
 		f, err := e.js.PublishMsgAsync(m)
@@ -432,8 +437,22 @@ type canonicalMsg struct {
 	data    []byte
 }
 
-// onceFunc runs f on the first call only.
-func onceFunc(f func(nc *nats.Conn)) func(nc *nats.Conn) {
+// errCrash is what a crash hook returns: the handler stops where it is.
+var errCrash = errors.New("simulated crash")
+
+// crashOnce closes the worker's NATS connection and stops the handler, the first time only: the
+// process "dies" at that point, nothing after it (publish, mark, ack) happens.
+func crashOnce() func(nc *nats.Conn) error {
 	var once sync.Once
-	return func(nc *nats.Conn) { once.Do(func() { f(nc) }) }
+	return func(nc *nats.Conn) error {
+		crashed := false
+		once.Do(func() {
+			nc.Close()
+			crashed = true
+		})
+		if crashed {
+			return errCrash
+		}
+		return nil
+	}
 }

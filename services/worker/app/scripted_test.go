@@ -120,7 +120,6 @@ func TestIntegrationScriptedOrdersShuffledTwice(t *testing.T) {
 	}
 
 	// Publish and run the oracle in stream order.
-	type unitKey struct{ provider, order, item string }
 	models := map[unitKey]*modelUnit{}
 	lastChanged := map[string]string{} // bunjang order → most recently changed item
 	kinds := map[string]int{}

@@ -51,9 +51,10 @@ type Options struct {
 	Backoff []time.Duration
 	// Now is the clock for applied_at (default time.Now).
 	Now func() time.Time
-	// AfterApply and AfterPublish, when set, run between the steps: tests simulate a crash there.
-	AfterApply   func()
-	AfterPublish func()
+	// AfterApply and AfterPublish, when set, run between the steps; an error they return ends the
+	// handling at once, as if the process had died there (tests simulate crashes this way).
+	AfterApply   func() error
+	AfterPublish func() error
 }
 
 // Handler handles WEBHOOKS messages.
@@ -131,7 +132,9 @@ func (h *Handler) Handle(ctx context.Context, msg jetstream.Msg) error {
 		return err
 	}
 	if h.o.AfterApply != nil {
-		h.o.AfterApply()
+		if err := h.o.AfterApply(); err != nil {
+			return err
+		}
 	}
 
 	var msgs []*nats.Msg
@@ -170,7 +173,9 @@ func (h *Handler) Handle(ctx context.Context, msg jetstream.Msg) error {
 			return consume.Unavailable(h.delay(meta.NumDelivered), err)
 		}
 		if h.o.AfterPublish != nil {
-			h.o.AfterPublish()
+			if err := h.o.AfterPublish(); err != nil {
+				return err
+			}
 		}
 		// Best effort: without the marker a redelivery publishes again, and JetStream's duplicate
 		// window drops the copy.
