@@ -73,6 +73,10 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if ropts.PoolSize == 0 {
 		ropts.PoolSize = cfg.Worker.Concurrency + 8
 	}
+	if ropts.DialerRetries == 0 {
+		// Fail fast while Redis is down: the message is redelivered after a backoff anyway.
+		ropts.DialerRetries = 2
+	}
 	ln := cfg.AdminListener
 	if ln == nil {
 		if ln, err = net.Listen("tcp", cfg.Base.AdminAddr); err != nil {
