@@ -111,6 +111,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	log.Info("worker admin listening", zap.String("addr", ln.Addr().String()))
 
 	loopErr := consumeUntilDone(ctx, cfg, log, nc, js, book, store, m)
+	store.Close() // sends the queued published markers
 
 	// Acks are fire-and-forget: drain flushes them (and any pending publish) before closing.
 	drainConn(nc, log)

@@ -172,7 +172,9 @@ func TestIntegrationGracefulShutdown(t *testing.T) {
 	}
 	e.publish(msgs...)
 	cfg := e.config(func(c *Config) { c.Worker.AckWait = 30 * time.Second })
-	w := e.startWorker(cfg)
+	slow := cfg
+	slow.hooks.afterApply = func(*nats.Conn) error { time.Sleep(5 * time.Millisecond); return nil }
+	w := e.startWorker(slow)
 	eventually(t, 20*time.Second, "some messages acked", func() bool {
 		info := e.consumerInfo()
 		return info != nil && info.AckFloor.Stream > 0
@@ -183,6 +185,9 @@ func TestIntegrationGracefulShutdown(t *testing.T) {
 	info := e.consumerInfo()
 	if info.NumAckPending != 0 {
 		t.Fatalf("%d messages left unacked after shutdown (AckWait is 30s, so they would be stuck)", info.NumAckPending)
+	}
+	if info.AckFloor.Stream >= 2000 {
+		t.Fatalf("the worker finished everything before it was stopped: nothing tested")
 	}
 	w2 := e.startWorker(cfg)
 	eventually(t, 30*time.Second, "second worker finished", e.allAcked)

@@ -90,18 +90,34 @@ type Result struct {
 	PublishedSeq uint64
 }
 
-// Store applies transitions in Redis.
+// Store applies transitions in Redis. Concurrent calls share pipelines; Close stops them.
 type Store struct {
 	rdb   redis.UniversalClient
 	ttl   time.Duration
 	apply *redis.Script
 	mark  *redis.Script
+	batch *batcher
 }
+
+// Pipelining: how many pipelines may be in flight, how many scripts one carries, and how long
+// one may take.
+const (
+	pipelines       = 4
+	maxBatch        = 128
+	pipelineTimeout = 5 * time.Second
+)
 
 // NewStore returns a store keeping event records for ttl (providers retry for days).
 func NewStore(rdb redis.UniversalClient, ttl time.Duration) *Store {
-	return &Store{rdb: rdb, ttl: ttl, apply: redis.NewScript(applySource), mark: redis.NewScript(markSource)}
+	return &Store{
+		rdb: rdb, ttl: ttl, apply: redis.NewScript(applySource), mark: redis.NewScript(markSource),
+		batch: newBatcher(rdb, pipelines, maxBatch, pipelineTimeout),
+	}
 }
+
+// Close sends what is queued (such as published markers) and stops the pipelines. Call it once
+// nothing uses the store any more; it does not close the Redis client.
+func (s *Store) Close() { s.batch.close() }
 
 // Keys of one order. The hash tag {<tenant>:<provider>:<order>} puts them in one cluster slot.
 func orderTag(tenant, provider, orderID string) string {
@@ -159,7 +175,7 @@ func (s *Store) Apply(ctx context.Context, req Request) (Result, error) {
 		args = append(args, u.ItemID, u.Status.Name, strconv.Itoa(int(u.Status.Canonical)), rank, term,
 			strconv.FormatInt(u.OccurredAt.UnixMilli(), 10), chainArg(u.Status.Chain))
 	}
-	reply, err := s.apply.Run(ctx, s.rdb, keys, args...).StringSlice()
+	reply, err := s.batch.do(ctx, s.apply, keys, args...).StringSlice()
 	if err != nil {
 		return Result{}, fmt.Errorf("apply %s: %w", req.SourceEventID, classify(err))
 	}
@@ -186,11 +202,12 @@ func (s *Store) Apply(ctx context.Context, req Request) (Result, error) {
 }
 
 // MarkPublished records that the canonical events of the stream message seq were published, so a
-// later redelivery of it does not publish them again.
+// later redelivery of it does not publish them again. It queues the write and returns: the marker
+// only saves a re-publish, which JetStream's duplicate window drops anyway.
 func (s *Store) MarkPublished(ctx context.Context, tenant, provider, orderID, sourceEventID string, seq uint64) error {
 	key := EventKey(tenant, provider, orderID, sourceEventID)
-	if err := s.mark.Run(ctx, s.rdb, []string{key}, strconv.FormatUint(seq, 10)).Err(); err != nil {
-		return fmt.Errorf("mark published %s: %w", sourceEventID, classify(err))
+	if err := s.batch.send(ctx, s.mark, []string{key}, strconv.FormatUint(seq, 10)); err != nil {
+		return fmt.Errorf("mark published %s: %w", sourceEventID, err)
 	}
 	return nil
 }

@@ -88,9 +88,11 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{pub: &recorder{}, redis: testkit.StartRedis(t)}
+	store := orders.NewStore(f.redis.Client(t), time.Hour)
+	t.Cleanup(store.Close)
 	clock := time.Date(2025, 1, 1, 0, 0, 2, 0, time.UTC)
 	f.h = New(Options{
-		Book: book, Store: orders.NewStore(f.redis.Client(t), time.Hour), Publisher: f.pub, Metrics: m, Log: zap.NewNop(),
+		Book: book, Store: store, Publisher: f.pub, Metrics: m, Log: zap.NewNop(),
 		Backoff: []time.Duration{10 * time.Millisecond, 20 * time.Millisecond},
 		Now: func() time.Time {
 			clock = clock.Add(time.Second) // a redelivery is applied "later": it must not show
@@ -135,7 +137,17 @@ func TestIntegrationRedeliveryRepublishesIdenticalEvent(t *testing.T) {
 		b.Header.Get(streams.HeaderMsgID) != "petstore:default:e-1" || b.Header.Get("Content-Type") != "application/protobuf" {
 		t.Fatalf("re-publish differs:\n%v %x\n%v %x", a.Header, a.Data, b.Header, b.Data)
 	}
-	// Published and marked: a third delivery (the ack was lost) publishes nothing.
+	// Published and marked: a third delivery (the ack was lost) publishes nothing. The marker is
+	// written asynchronously: wait for it.
+	key := orders.EventKey("default", "petstore", "o-1", "e-1")
+	rdb := f.redis.Client(t)
+	deadline := time.Now().Add(5 * time.Second)
+	for rdb.HGet(ctx, key, "p").Val() != "5" {
+		if time.Now().After(deadline) {
+			t.Fatalf("published marker never written")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	msg.delivered = 3
 	if err := f.h.Handle(ctx, msg); err != nil {
 		t.Fatalf("third delivery = %v", err)
