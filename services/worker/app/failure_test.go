@@ -272,3 +272,32 @@ func TestIntegrationQueryAPIAndReadiness(t *testing.T) {
 		return code == 200 && strings.Contains(string(body), `"status":"SHIPPED"`)
 	})
 }
+
+// TestIntegrationExhaustedDeliveriesGoToDLQ: an error that is no outage (here the order's key
+// holds the wrong Redis type, so the script fails) is retried with backoff, then dead-lettered
+// after MaxDeliver deliveries; the stream moves on.
+func TestIntegrationExhaustedDeliveriesGoToDLQ(t *testing.T) {
+	e := newEnv(t, false)
+	ctx := context.Background()
+	if err := e.rdb.Set(ctx, orders.OrderKey("default", "petstore", "broken"), "not a hash", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	e.publish(petstoreStatus("x-1", "broken", "PLACED", t0).msg(), petstoreStatus("x-2", "fine", "PLACED", t0).msg())
+	w := e.startWorker(e.config(func(c *Config) { c.Worker.MaxDeliver = 3 }))
+	eventually(t, 20*time.Second, "stream moved on", e.allAcked)
+	dlq, err := e.js.Stream(ctx, streams.DLQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := dlq.GetMsg(ctx, 1)
+	if err != nil {
+		t.Fatalf("DLQ message: %v", err)
+	}
+	if m.Header.Get(streams.HeaderDLQReason) != "max_deliveries" || m.Header.Get(streams.HeaderDLQDeliveries) != "3" ||
+		m.Header.Get(streams.HeaderEventID) != "x-1" {
+		t.Fatalf("DLQ headers = %v", m.Header)
+	}
+	if v := w.order(t, "petstore", "fine"); v.Status != "PLACED" {
+		t.Fatalf("order after the poison = %+v", v)
+	}
+}
