@@ -12,7 +12,6 @@ import (
 
 	"github.com/hookline/hookline/pkg/logging"
 	"github.com/hookline/hookline/services/worker/app"
-	"go.uber.org/zap"
 )
 
 func main() {
@@ -34,9 +33,5 @@ func run() error {
 	defer func() { _ = log.Sync() }() // stderr cannot always sync; nothing to do about it
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := app.Run(ctx, cfg, log); err != nil {
-		log.Error("worker failed", zap.Error(err))
-		return err
-	}
-	return nil
+	return app.Run(ctx, cfg, log)
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/hookline/hookline/pkg/admin"
@@ -29,6 +30,9 @@ import (
 // ErrStopped is returned when consuming stopped before ctx ended (the NATS connection closed or
 // the consumer was deleted).
 var ErrStopped = errors.New("worker stopped consuming")
+
+// ErrNotConsuming is what /readyz reports until the streams and the consumer exist.
+var ErrNotConsuming = errors.New("not consuming yet: streams or consumer not set up")
 
 // FilterSubject is what the worker consumes from WEBHOOKS.
 const FilterSubject = "webhooks.>"
@@ -71,7 +75,8 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}
 	if ropts.PoolSize == 0 {
-		ropts.PoolSize = cfg.Worker.Concurrency + 8
+		// Handlers share a few pipelines (see orders.Store); the rest serves queries and checks.
+		ropts.PoolSize = 16
 	}
 	if ropts.DialerRetries == 0 {
 		// Fail fast while Redis is down: the message is redelivered after a backoff anyway.
@@ -100,8 +105,15 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	defer rdb.Close()
 	store := orders.NewStore(rdb, cfg.Worker.DedupeTTL)
 
+	var consuming atomic.Bool
 	adm.AddCheck("nats", natsconn.Check(nc))
 	adm.AddCheck("redis", store.Ping)
+	adm.AddCheck("consumer", func(context.Context) error {
+		if !consuming.Load() {
+			return ErrNotConsuming
+		}
+		return nil
+	})
 	adm.Handle(query.Pattern, query.New(store, log))
 
 	runCtx, cancel := context.WithCancel(ctx)
@@ -110,7 +122,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	go func() { adminDone <- adm.Serve(runCtx, ln) }()
 	log.Info("worker admin listening", zap.String("addr", ln.Addr().String()))
 
-	loopErr := consumeUntilDone(ctx, cfg, log, nc, js, book, store, m)
+	loopErr := consumeUntilDone(ctx, cfg, log, nc, js, book, store, m, &consuming)
 	store.Close() // sends the queued published markers
 
 	// Acks are fire-and-forget: drain flushes them (and any pending publish) before closing.
@@ -131,7 +143,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 }
 
 func consumeUntilDone(ctx context.Context, cfg Config, log *zap.Logger, nc *nats.Conn, js jetstream.JetStream,
-	book *orders.Book, store *orders.Store, m *metrics.Metrics) error {
+	book *orders.Book, store *orders.Store, m *metrics.Metrics, consuming *atomic.Bool) error {
 	cons, err := setup(ctx, cfg, log, js)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -160,6 +172,8 @@ func consumeUntilDone(ctx context.Context, cfg Config, log *zap.Logger, nc *nats
 	log.Info("worker consuming", zap.String("stream", streams.Webhooks), zap.String("consumer", streams.ConsumerWorker),
 		zap.Int("concurrency", cfg.Worker.Concurrency), zap.Int("max_ack_pending", cfg.Worker.MaxAckPending),
 		zap.Duration("ack_wait", cfg.Worker.AckWait), zap.Int("max_deliver", cfg.Worker.MaxDeliver))
+	consuming.Store(true)
+	defer consuming.Store(false)
 	if err := loop.Run(ctx); err != nil {
 		return err
 	}

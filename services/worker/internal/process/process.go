@@ -108,7 +108,7 @@ func (h *Handler) Handle(ctx context.Context, msg jetstream.Msg) error {
 	switch {
 	case errors.Is(err, decode.ErrUnhandled):
 		h.o.Metrics.Outcomes.WithLabelValues(provider, metrics.KindUnknown).Inc()
-		h.o.Log.Info("event type not handled, acked", zap.String("provider", provider), zap.String("tenant", tenant),
+		h.o.Log.Debug("event type not handled, acked", zap.String("provider", provider), zap.String("tenant", tenant),
 			zap.String("event_id", hdr.Get(streams.HeaderEventID)), zap.Uint64("seq", meta.Sequence.Stream), zap.Error(err))
 		return nil
 	case err != nil:
@@ -145,8 +145,11 @@ func (h *Handler) Handle(ctx context.Context, msg jetstream.Msg) error {
 			h.o.Metrics.Outcomes.WithLabelValues(provider, metrics.KindDuplicate).Inc()
 		default:
 			h.o.Metrics.Outcomes.WithLabelValues(provider, string(rec.Kind)).Inc()
-			if !req.Units[i].Status.Known {
+			if st := req.Units[i].Status; !st.Known {
 				h.o.Metrics.UnknownStatus.WithLabelValues(provider).Inc()
+				h.o.Log.Info("status outside the lifecycle, kept as UNSPECIFIED", zap.String("provider", provider),
+					zap.String("tenant", tenant), zap.String("event_id", ev.SourceEventID), zap.String("order_id", ev.OrderID),
+					zap.String("item_id", out.ItemID), zap.String("status", st.Name), zap.String("outcome", string(rec.Kind)))
 			}
 		}
 		// Publish what this message applied: now, or again after a crash before the ack (the same
