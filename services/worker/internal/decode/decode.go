@@ -99,12 +99,25 @@ func malformed(format string, args ...any) error {
 }
 
 func unmarshal(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
+	if err := json.Unmarshal(body, v); err != nil {
 		return malformed("not a JSON object: %v", err)
 	}
 	return nil
+}
+
+// plainString returns the content of a JSON string without escapes, and false for anything else
+// (which then goes through encoding/json).
+func plainString(raw json.RawMessage) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	in := raw[1 : len(raw)-1]
+	for _, c := range in {
+		if c == '\\' || c == '"' || c < 0x20 {
+			return "", false
+		}
+	}
+	return string(in), true
 }
 
 // id reads a JSON string or number as an id; null and absent are "".
@@ -113,12 +126,14 @@ func id(raw json.RawMessage) (string, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return "", nil
 	}
-	var s string
-	if raw[0] == '"' {
+	s, plain := plainString(raw)
+	switch {
+	case plain:
+	case raw[0] == '"':
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return "", err
 		}
-	} else {
+	default:
 		var n json.Number
 		if err := json.Unmarshal(raw, &n); err != nil {
 			return "", fmt.Errorf("want a string or a number, got %s", truncate(string(raw), 32))
@@ -138,9 +153,11 @@ func str(raw json.RawMessage) (string, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return "", nil
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", fmt.Errorf("want a string, got %s", truncate(string(raw), 32))
+	s, plain := plainString(raw)
+	if !plain {
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", fmt.Errorf("want a string, got %s", truncate(string(raw), 32))
+		}
 	}
 	return strings.TrimSpace(s), nil
 }
@@ -152,12 +169,14 @@ func timeOf(raw json.RawMessage) (time.Time, bool) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return time.Time{}, false
 	}
-	var s string
-	if raw[0] == '"' {
+	s, plain := plainString(raw)
+	switch {
+	case plain:
+	case raw[0] == '"':
 		if json.Unmarshal(raw, &s) != nil {
 			return time.Time{}, false
 		}
-	} else {
+	default:
 		s = string(raw)
 	}
 	s = strings.TrimSpace(s)

@@ -200,3 +200,14 @@ func TestULIDTime(t *testing.T) {
 		})
 	}
 }
+
+func TestStringsWithEscapes(t *testing.T) {
+	body := `{"eventId":"e\"1","eventType":"order.statusChanged","timestamp":"2024-12-16T10:31:00Z","data":{"order":{"id":"o\u002d1"},"newStatus":"SHIP\u0050ED"}}`
+	got, err := Decode(Input{Provider: "petstore", Tenant: "default", Body: []byte(body), Fallback: fallback})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.SourceEventID != `e"1` || got.OrderID != "o-1" || got.Changes[0].Status != "SHIPPED" {
+		t.Fatalf("Decode = %+v", got)
+	}
+}

@@ -15,8 +15,10 @@
 --
 -- State hash fields: s status, c canonical, r rank, t terminal, u '1' when s is unknown,
 --   v version, o occurred-at ms, a applied-at ns, e source event id; summary adds i (item id).
--- Record (JSON, one per unit): k kind, v version, ps/pc previous status/canonical,
---   s/c status/canonical, sk skipped canonicals, a applied-at ns, q stream sequence.
+-- Record (one per unit), fields joined by \31 (unit separator): kind, version, previous canonical,
+--   canonical, skipped canonicals (comma list), applied-at ns, stream sequence, byte length of the
+--   previous status; then the previous status and the status themselves, back to back (the
+--   length splits them, so provider strings may hold any byte).
 --
 -- Returns { published marker or '', then per unit '0'..record (new) or '1'..record (recorded) }.
 
@@ -73,8 +75,8 @@ for i = 1, units do
         redis.call('HSET', KEYS[1], 's', st, 'c', canon, 'v', ver, 'a', applied, 'i', item)
       end
     end
-    rec = cjson.encode({ k = kind, v = tostring(ver), ps = ps, pc = pc, s = st, c = canon,
-      sk = skipped, a = applied, q = seq })
+    rec = table.concat({ kind, tostring(ver), pc, canon, skipped, applied, seq, tostring(#ps) }, '\31')
+      .. '\31' .. ps .. st
     redis.call('HSET', KEYS[2], field, rec)
     wrote = true
     out[#out + 1] = '0' .. rec

@@ -3,7 +3,6 @@ package orders
 import (
 	"context"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -233,60 +232,56 @@ func chainArg(chain []Step) string {
 	return b.String()
 }
 
-type wireRecord struct {
-	K  string `json:"k"`
-	V  string `json:"v"`
-	PS string `json:"ps"`
-	PC string `json:"pc"`
-	S  string `json:"s"`
-	C  string `json:"c"`
-	SK string `json:"sk"`
-	A  string `json:"a"`
-	Q  string `json:"q"`
-}
-
+// parseRecord reads the script's record: kind, version, previous canonical, canonical, skipped,
+// applied-at, sequence and the previous status's length joined by \x1f, then the previous status
+// and the status back to back.
 func parseRecord(raw string) (Record, error) {
-	var w wireRecord
-	if err := json.Unmarshal([]byte(raw), &w); err != nil {
-		return Record{}, fmt.Errorf("%w: record: %w", ErrBadReply, err)
+	f := strings.SplitN(raw, "\x1f", 9)
+	if len(f) != 9 {
+		return Record{}, fmt.Errorf("%w: record with %d fields", ErrBadReply, len(f))
 	}
 	bad := func(field, v string) error { return fmt.Errorf("%w: record %s %q", ErrBadReply, field, v) }
-	r := Record{Kind: Kind(w.K), PreviousStatus: w.PS, Status: w.S}
+	r := Record{Kind: Kind(f[0])}
 	switch r.Kind {
 	case Applied, Stale, Rejected:
 	default:
-		return Record{}, bad("k", w.K)
+		return Record{}, bad("kind", f[0])
 	}
 	var err error
-	if r.Version, err = strconv.ParseInt(w.V, 10, 64); err != nil {
-		return Record{}, bad("v", w.V)
+	if r.Version, err = strconv.ParseInt(f[1], 10, 64); err != nil {
+		return Record{}, bad("version", f[1])
 	}
-	pc, err := strconv.Atoi(w.PC)
+	pc, err := strconv.Atoi(f[2])
 	if err != nil {
-		return Record{}, bad("pc", w.PC)
+		return Record{}, bad("previous canonical", f[2])
 	}
-	c, err := strconv.Atoi(w.C)
+	c, err := strconv.Atoi(f[3])
 	if err != nil {
-		return Record{}, bad("c", w.C)
+		return Record{}, bad("canonical", f[3])
 	}
 	r.PreviousCanonical, r.Canonical = ordersv1.OrderStatus(pc), ordersv1.OrderStatus(c)
-	if w.SK != "" {
-		for _, p := range strings.Split(w.SK, ",") {
+	if f[4] != "" {
+		for _, p := range strings.Split(f[4], ",") {
 			n, err := strconv.Atoi(p)
 			if err != nil {
-				return Record{}, bad("sk", w.SK)
+				return Record{}, bad("skipped", f[4])
 			}
 			r.Skipped = append(r.Skipped, ordersv1.OrderStatus(n))
 		}
 	}
-	ns, err := strconv.ParseInt(w.A, 10, 64)
+	ns, err := strconv.ParseInt(f[5], 10, 64)
 	if err != nil {
-		return Record{}, bad("a", w.A)
+		return Record{}, bad("applied", f[5])
 	}
 	r.AppliedAt = time.Unix(0, ns).UTC()
-	if r.Seq, err = strconv.ParseUint(w.Q, 10, 64); err != nil {
-		return Record{}, bad("q", w.Q)
+	if r.Seq, err = strconv.ParseUint(f[6], 10, 64); err != nil {
+		return Record{}, bad("seq", f[6])
 	}
+	n, err := strconv.Atoi(f[7])
+	if err != nil || n < 0 || n > len(f[8]) {
+		return Record{}, bad("previous status length", f[7])
+	}
+	r.PreviousStatus, r.Status = f[8][:n], f[8][n:]
 	return r, nil
 }
 

@@ -298,3 +298,47 @@ func TestIntegrationRedisDownIsUnavailable(t *testing.T) {
 		t.Fatalf("Ping = %v, want ErrUnavailable", err)
 	}
 }
+
+func TestIntegrationRecordKeepsAnyStatusBytes(t *testing.T) {
+	book, _ := NewBook()
+	store := newStore(t)
+	ctx := context.Background()
+	odd := "ON\x1fHOLD|\"é\""
+	lc := book.For(ProviderPetstore)
+	for i, st := range []string{odd, "SHIPPED"} {
+		res, err := store.Apply(ctx, Request{
+			Tenant: "default", Provider: ProviderPetstore, OrderID: "o", SourceEventID: fmt.Sprintf("e-%d", i), Seq: uint64(i + 1),
+			AppliedAt: base, Units: []Unit{{Status: lc.Resolve(st), OccurredAt: base.Add(time.Duration(i) * time.Minute)}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := res.Outcomes[0].Record
+		if i == 0 && (rec.Status != odd || rec.PreviousStatus != "") {
+			t.Fatalf("record = %+v, want status %q", rec, odd)
+		}
+		if i == 1 && (rec.Status != "SHIPPED" || rec.PreviousStatus != odd || rec.PreviousCanonical != unspecified || rec.Version != 2) {
+			t.Fatalf("record = %+v, want previous status %q", rec, odd)
+		}
+	}
+}
+
+func TestParseRecordRejects(t *testing.T) {
+	for _, give := range []string{
+		"",
+		"applied\x1f1\x1f0\x1f1\x1f\x1f5\x1f7\x1f0",           // 8 fields
+		"bogus\x1f1\x1f0\x1f1\x1f\x1f5\x1f7\x1f0\x1fPLACED",   // kind
+		"applied\x1fx\x1f0\x1f1\x1f\x1f5\x1f7\x1f0\x1fPLACED", // version
+		"applied\x1f1\x1f0\x1f1\x1fa,b\x1f5\x1f7\x1f0\x1fPLACED",
+		"applied\x1f1\x1f0\x1f1\x1f\x1f5\x1f7\x1f9\x1fPLACED", // length beyond the rest
+	} {
+		if _, err := parseRecord(give); !errors.Is(err, ErrBadReply) {
+			t.Errorf("parseRecord(%q) = %v, want ErrBadReply", give, err)
+		}
+	}
+	r, err := parseRecord("stale\x1f3\x1f2\x1f3\x1f1,2\x1f5\x1f7\x1f6\x1fPLACEDSHIPPED")
+	if err != nil || r.Kind != Stale || r.Version != 3 || r.PreviousStatus != "PLACED" || r.Status != "SHIPPED" ||
+		!slices.Equal(r.Skipped, []ordersv1.OrderStatus{placed, approved}) || r.Seq != 7 {
+		t.Fatalf("parseRecord = %+v, %v", r, err)
+	}
+}
