@@ -119,8 +119,19 @@ func NewStore(rdb redis.UniversalClient, ttl time.Duration) *Store {
 func (s *Store) Close() { s.batch.close() }
 
 // Keys of one order. The hash tag {<tenant>:<provider>:<order>} puts them in one cluster slot.
+// Tenant and provider are subject tokens; ids are escaped so that no id can end the hash tag or
+// pass for another key's suffix.
 func orderTag(tenant, provider, orderID string) string {
-	return "hl:{" + tenant + ":" + provider + ":" + orderID + "}"
+	return "hl:{" + tenant + ":" + provider + ":" + keyPart(orderID) + "}"
+}
+
+var keyEscaper = strings.NewReplacer("%", "%25", "{", "%7B", "}", "%7D", ":", "%3A")
+
+func keyPart(id string) string {
+	if !strings.ContainsAny(id, "%{}:") {
+		return id
+	}
+	return keyEscaper.Replace(id)
 }
 
 // OrderKey is the order's state (or summary, for item-level providers).
@@ -130,7 +141,7 @@ func OrderKey(tenant, provider, orderID string) string {
 
 // EventKey is the record of one source event for the order.
 func EventKey(tenant, provider, orderID, sourceEventID string) string {
-	return orderTag(tenant, provider, orderID) + ":e:" + sourceEventID
+	return orderTag(tenant, provider, orderID) + ":e:" + keyPart(sourceEventID)
 }
 
 // ItemsKey is the set of the order's item ids.
@@ -140,7 +151,7 @@ func ItemsKey(tenant, provider, orderID string) string {
 
 // ItemKey is one item's state.
 func ItemKey(tenant, provider, orderID, itemID string) string {
-	return orderTag(tenant, provider, orderID) + ":i:" + itemID
+	return orderTag(tenant, provider, orderID) + ":i:" + keyPart(itemID)
 }
 
 // Apply runs the apply script for req.

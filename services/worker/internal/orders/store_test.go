@@ -342,3 +342,20 @@ func TestParseRecordRejects(t *testing.T) {
 		t.Fatalf("parseRecord = %+v, %v", r, err)
 	}
 }
+
+func TestKeysCannotCollide(t *testing.T) {
+	// Order "x" with event "foo}:e:bar" against order "x}:e:foo" with event "bar".
+	a := EventKey("default", "petstore", "x", "foo}:e:bar")
+	b := EventKey("default", "petstore", "x}:e:foo", "bar")
+	if a == b {
+		t.Fatalf("keys collide: %s", a)
+	}
+	for _, k := range []string{a, b, ItemKey("default", "bunjang", "{1}", "2:3"), OrderKey("default", "acme", "%7B")} {
+		if strings.Count(k, "{") != 1 || strings.Count(k, "}") != 1 {
+			t.Errorf("key %q: want exactly one hash tag", k)
+		}
+	}
+	if OrderKey("default", "acme", "%7B") == OrderKey("default", "acme", "{") {
+		t.Errorf("escaped and literal ids share a key")
+	}
+}
