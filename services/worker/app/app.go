@@ -88,7 +88,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 			return fmt.Errorf("admin listen %s: %w", cfg.Base.AdminAddr, err)
 		}
 	}
-	defer ln.Close() // also closed by the admin server; a second close reports nothing new
+	defer func() { _ = ln.Close() }() // the admin server closes it first; a second close says nothing new
 
 	nc, err := natsconn.Connect(cfg.Base.NATSURL, log, natsconn.Options{Name: "hookline-worker", NoReconnectBuffer: true})
 	if err != nil {
@@ -101,8 +101,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	rdb := redis.NewClient(ropts)
-	defer rdb.Close()
+	rdb := redis.NewClient(ropts) // closed below: nothing returns early from here on
 	store := orders.NewStore(rdb, cfg.Worker.DedupeTTL)
 
 	var consuming atomic.Bool
@@ -129,7 +128,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	drainConn(nc, log)
 	cancel()
 	adminErr := <-adminDone
-	if err := rdb.Close(); err != nil && !errors.Is(err, redis.ErrClosed) {
+	if err := rdb.Close(); err != nil {
 		log.Warn("close redis", zap.Error(err))
 	}
 	switch {
