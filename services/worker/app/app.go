@@ -96,7 +96,8 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc,
-		jetstream.WithPublishAsyncMaxPending(4*cfg.Worker.Concurrency+256),
+		// Every handler may have an event with many items in flight at once.
+		jetstream.WithPublishAsyncMaxPending(max(4096, 16*cfg.Worker.Concurrency)),
 		jetstream.WithPublishAsyncTimeout(publishTimeout))
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
