@@ -6,6 +6,8 @@
 -- KEYS[2]    hl:{...}:e:<source event id>            event record: one field per unit, TTL
 -- KEYS[3]    hl:{...}:items                          item ids (item units only)
 -- KEYS[3+i]  hl:{...}:i:<item id>                    state of item unit i (item units only)
+-- (ids in key names have %, {, } and : percent-escaped; see keyPart.) The event record also holds
+-- field p: the stream sequence whose canonical events were published (written by mark).
 --
 -- ARGV[1] source stream sequence   ARGV[2] applied-at, Unix nanoseconds
 -- ARGV[3] record TTL, milliseconds ARGV[4] '1' for item units, '0' for the order itself
