@@ -2,7 +2,8 @@
 // handler returns an error and the loop decides what happens to the message.
 //
 //   - nil: Ack.
-//   - a *RetryError (Retry): NakWithDelay with its delay.
+//   - a *RetryError (Retry): NakWithDelay with its delay. One made by Unavailable (a dependency
+//     is down) never counts towards MaxDeliver.
 //   - a *DeadLetterError (DeadLetter): copy to the DLQ stream with its reason, then Term.
 //   - any other error: NakWithDelay with the backoff for this delivery; on the last allowed
 //     delivery (MaxDeliver) the message goes to the DLQ instead, so nothing ends in silence.
@@ -34,6 +35,9 @@ type Handler func(ctx context.Context, msg jetstream.Msg) error
 type RetryError struct {
 	Delay time.Duration
 	Err   error
+	// Unavailable marks the outage of a dependency (database down, broker unreachable): the
+	// delivery does not count towards MaxDeliver, so an outage never dead-letters messages.
+	Unavailable bool
 }
 
 func (e *RetryError) Error() string { return fmt.Sprintf("retry in %s: %v", e.Delay, e.Err) }
@@ -41,6 +45,13 @@ func (e *RetryError) Unwrap() error { return e.Err }
 
 // Retry wraps err so the message is redelivered after delay.
 func Retry(delay time.Duration, err error) error { return &RetryError{Delay: delay, Err: err} }
+
+// Unavailable wraps err, the failure of a dependency the handler needs, so the message is
+// redelivered after delay however many deliveries it already had: it is not dead-lettered at
+// MaxDeliver while the dependency is down.
+func Unavailable(delay time.Duration, err error) error {
+	return &RetryError{Delay: delay, Err: err, Unavailable: true}
+}
 
 // DeadLetterError sends the message to the DLQ with Reason and extra Headers, then terms it.
 type DeadLetterError struct {
@@ -220,6 +231,8 @@ func (l *Loop) settle(ctx context.Context, msg jetstream.Msg, err error) Outcome
 	switch {
 	case errors.As(err, &dl):
 		return l.deadLetter(ctx, msg, seq, delivered, dl.Reason, dl.Headers, err)
+	case errors.As(err, &re) && re.Unavailable:
+		l.nak(msg, seq, re.Delay, err)
 	case l.o.MaxDeliver > 0 && delivered >= uint64(l.o.MaxDeliver):
 		return l.deadLetter(ctx, msg, seq, delivered, ReasonMaxDeliveries, nil, err)
 	case errors.As(err, &re):

@@ -1,0 +1,94 @@
+package events
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	ordersv1 "github.com/hookline/hookline/proto/gen/hookline/orders/v1"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+)
+
+func TestEventID(t *testing.T) {
+	tests := []struct {
+		provider, tenant, source, item string
+		want                           string
+	}{
+		{"petstore", "default", "9f4a", "", "petstore:default:9f4a"},
+		{"bunjang", "default", "01K0AZRPB4N36H9NMDJRMYXM7A", "1001", "bunjang:default:01K0AZRPB4N36H9NMDJRMYXM7A:1001"},
+	}
+	for _, tt := range tests {
+		if got := EventID(tt.provider, tt.tenant, tt.source, tt.item); got != tt.want {
+			t.Errorf("EventID = %s, want %s", got, tt.want)
+		}
+	}
+}
+
+func TestMsgIsDeterministic(t *testing.T) {
+	at := time.Date(2025, 1, 2, 3, 4, 5, 6, time.UTC)
+	src := Source{Tenant: "default", Provider: "bunjang", OrderID: "100", SourceEventID: "E", ItemID: "7", OccurredAt: at, ReceivedAt: at}
+	ap := Applied{PreviousStatus: "PAYMENT_RECEIVED", PreviousCanonical: ordersv1.OrderStatus_ORDER_STATUS_APPROVED,
+		Status: "DELIVERED", Canonical: ordersv1.OrderStatus_ORDER_STATUS_DELIVERED, Version: 2,
+		Skipped: []ordersv1.OrderStatus{ordersv1.OrderStatus_ORDER_STATUS_SHIPPED}, AppliedAt: at, Seq: 42}
+	a, err := Msg(Build(src, ap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Msg(Build(src, ap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.Data, b.Data) {
+		t.Fatalf("two builds differ")
+	}
+	if a.Subject != "orders.default.bunjang.status_changed" || a.Header.Get("Nats-Msg-Id") != "bunjang:default:E:7" ||
+		a.Header.Get("Content-Type") != "application/protobuf" {
+		t.Fatalf("msg = %s %v", a.Subject, a.Header)
+	}
+	var ev ordersv1.OrderStatusChanged
+	if err := proto.Unmarshal(a.Data, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.GetOrderItemId() != "7" || ev.GetVersion() != 2 || ev.GetSourceStreamSequence() != 42 || !ev.GetOccurredAt().AsTime().Equal(at) {
+		t.Fatalf("event = %v", &ev)
+	}
+}
+
+// fakeJS answers every async publish with ack or err.
+type fakeJS struct{ err error }
+
+type future struct {
+	ok  chan *jetstream.PubAck
+	err chan error
+	msg *nats.Msg
+}
+
+func (f *future) Ok() <-chan *jetstream.PubAck { return f.ok }
+func (f *future) Err() <-chan error            { return f.err }
+func (f *future) Msg() *nats.Msg               { return f.msg }
+
+func (j fakeJS) PublishMsgAsync(m *nats.Msg, _ ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
+	f := &future{ok: make(chan *jetstream.PubAck, 1), err: make(chan error, 1), msg: m}
+	if j.err != nil {
+		f.err <- j.err
+	} else {
+		f.ok <- &jetstream.PubAck{Stream: "ORDERS"}
+	}
+	return f, nil
+}
+
+func TestPublish(t *testing.T) {
+	m := nats.NewMsg("orders.default.petstore.status_changed")
+	m.Header.Set("Nats-Msg-Id", "petstore:default:e")
+	if err := NewPublisher(fakeJS{}, time.Second).Publish(context.Background(), []*nats.Msg{m, m}); err != nil {
+		t.Fatalf("Publish = %v", err)
+	}
+	err := NewPublisher(fakeJS{err: jetstream.ErrNoStreamResponse}, time.Second).Publish(context.Background(), []*nats.Msg{m})
+	if !errors.Is(err, ErrNotStored) || !errors.Is(err, jetstream.ErrNoStreamResponse) {
+		t.Fatalf("Publish = %v, want ErrNotStored wrapping the cause", err)
+	}
+}

@@ -1,0 +1,195 @@
+// Package process handles one WEBHOOKS message: decode the provider event, apply its transitions
+// atomically in Redis, publish one canonical event per applied transition, and tell the consume
+// loop what to do with the message through the returned error.
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hookline/hookline/pkg/consume"
+	"github.com/hookline/hookline/pkg/streams"
+	"github.com/hookline/hookline/services/worker/internal/decode"
+	"github.com/hookline/hookline/services/worker/internal/events"
+	"github.com/hookline/hookline/services/worker/internal/metrics"
+	"github.com/hookline/hookline/services/worker/internal/orders"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// ReasonMalformed is the DLQ reason of a payload that cannot be decoded.
+const ReasonMalformed = "malformed_payload"
+
+// Applier applies an event's transitions atomically and remembers what was published.
+type Applier interface {
+	Apply(ctx context.Context, req orders.Request) (orders.Result, error)
+	MarkPublished(ctx context.Context, tenant, provider, orderID, sourceEventID string, seq uint64) error
+}
+
+var _ Applier = (*orders.Store)(nil)
+
+// Publisher stores canonical events in the ORDERS stream.
+type Publisher interface {
+	Publish(ctx context.Context, msgs []*nats.Msg) error
+}
+
+var _ Publisher = (*events.Publisher)(nil)
+
+// Options configure a Handler.
+type Options struct {
+	Book      *orders.Book
+	Store     Applier
+	Publisher Publisher
+	Metrics   *metrics.Metrics
+	Log       *zap.Logger
+	// Backoff gives the redelivery delay while Redis or NATS is down, by delivery number; the
+	// last entry repeats. Empty means 1s.
+	Backoff []time.Duration
+	// Now is the clock for applied_at (default time.Now).
+	Now func() time.Time
+	// AfterApply and AfterPublish, when set, run between the steps; an error they return ends the
+	// handling at once, as if the process had died there (tests simulate crashes this way).
+	AfterApply   func() error
+	AfterPublish func() error
+}
+
+// Handler handles WEBHOOKS messages.
+type Handler struct {
+	o Options
+}
+
+// New returns a handler.
+func New(o Options) *Handler {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if len(o.Backoff) == 0 {
+		o.Backoff = []time.Duration{time.Second}
+	}
+	return &Handler{o: o}
+}
+
+func (h *Handler) delay(delivered uint64) time.Duration {
+	i := min(max(delivered, 1), uint64(len(h.o.Backoff))) - 1
+	return h.o.Backoff[i]
+}
+
+// ReceivedAt reads Hookline-Received-At, else returns fallback (the stream's own timestamp).
+func ReceivedAt(hdr nats.Header, fallback time.Time) time.Time {
+	if v := hdr.Get(streams.HeaderReceivedAt); v != "" {
+		if t, err := time.Parse(streams.ReceivedAtLayout, v); err == nil {
+			return t
+		}
+	}
+	return fallback
+}
+
+// Handle handles one message. nil means ack; see package consume for the errors.
+func (h *Handler) Handle(ctx context.Context, msg jetstream.Msg) error {
+	meta, err := msg.Metadata()
+	if err != nil {
+		return fmt.Errorf("message metadata: %w", err)
+	}
+	provider, tenant, err := streams.ParseWebhookSubject(msg.Subject())
+	if err != nil {
+		return consume.DeadLetter(ReasonMalformed, err, nil)
+	}
+	hdr := msg.Headers()
+	receivedAt := ReceivedAt(hdr, meta.Timestamp)
+	ev, err := decode.Decode(decode.Input{
+		Provider: provider, Tenant: tenant,
+		EventID: hdr.Get(streams.HeaderEventID), EventType: hdr.Get(streams.HeaderEventType),
+		Body: msg.Data(), Fallback: receivedAt,
+	})
+	switch {
+	case errors.Is(err, decode.ErrUnhandled):
+		h.o.Metrics.Outcomes.WithLabelValues(provider, metrics.KindUnknown).Inc()
+		h.o.Log.Debug("event type not handled, acked", zap.String("provider", provider), zap.String("tenant", tenant),
+			zap.String("event_id", hdr.Get(streams.HeaderEventID)), zap.Uint64("seq", meta.Sequence.Stream), zap.Error(err))
+		return nil
+	case err != nil:
+		return consume.DeadLetter(ReasonMalformed, err, nil)
+	}
+
+	lc := h.o.Book.For(provider)
+	req := orders.Request{
+		Tenant: tenant, Provider: provider, OrderID: ev.OrderID, SourceEventID: ev.SourceEventID,
+		Items: ev.Changes[0].ItemID != "", Seq: meta.Sequence.Stream, AppliedAt: h.o.Now(),
+		Units: make([]orders.Unit, len(ev.Changes)),
+	}
+	for i, c := range ev.Changes {
+		req.Units[i] = orders.Unit{ItemID: c.ItemID, Status: lc.Resolve(c.Status), OccurredAt: ev.OccurredAt}
+	}
+	res, err := h.o.Store.Apply(ctx, req)
+	if err != nil {
+		if errors.Is(err, orders.ErrUnavailable) {
+			return consume.Unavailable(h.delay(meta.NumDelivered), err)
+		}
+		return err
+	}
+	if h.o.AfterApply != nil {
+		if err := h.o.AfterApply(); err != nil {
+			return err
+		}
+	}
+
+	var msgs []*nats.Msg
+	for i, out := range res.Outcomes {
+		rec := out.Record
+		switch {
+		case out.Recorded:
+			h.o.Metrics.Outcomes.WithLabelValues(provider, metrics.KindDuplicate).Inc()
+		default:
+			h.o.Metrics.Outcomes.WithLabelValues(provider, string(rec.Kind)).Inc()
+			if st := req.Units[i].Status; !st.Known {
+				h.o.Metrics.UnknownStatus.WithLabelValues(provider).Inc()
+				h.o.Log.Info("status outside the lifecycle, kept as UNSPECIFIED", zap.String("provider", provider),
+					zap.String("tenant", tenant), zap.String("event_id", ev.SourceEventID), zap.String("order_id", ev.OrderID),
+					zap.String("item_id", out.ItemID), zap.String("status", st.Name), zap.String("outcome", string(rec.Kind)))
+			}
+		}
+		// Publish what this message applied: now, or again after a crash before the ack (the same
+		// Nats-Msg-Id makes JetStream drop a copy). A duplicate from another message publishes
+		// nothing.
+		if rec.Kind != orders.Applied || rec.Seq != req.Seq || (out.Recorded && res.PublishedSeq == req.Seq) {
+			continue
+		}
+		m, err := events.Msg(events.Build(events.Source{
+			Tenant: tenant, Provider: provider, OrderID: ev.OrderID, SourceEventID: ev.SourceEventID,
+			ItemID: out.ItemID, OccurredAt: ev.OccurredAt, ReceivedAt: receivedAt,
+		}, events.Applied{
+			PreviousStatus: rec.PreviousStatus, PreviousCanonical: rec.PreviousCanonical,
+			Status: rec.Status, Canonical: rec.Canonical, Version: rec.Version, Skipped: rec.Skipped,
+			AppliedAt: rec.AppliedAt, Seq: rec.Seq,
+		}))
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, m)
+	}
+	if len(msgs) > 0 {
+		if err := h.o.Publisher.Publish(ctx, msgs); err != nil {
+			return consume.Unavailable(h.delay(meta.NumDelivered), err)
+		}
+		if h.o.AfterPublish != nil {
+			if err := h.o.AfterPublish(); err != nil {
+				return err
+			}
+		}
+		// Best effort: without the marker a redelivery publishes again, and JetStream's duplicate
+		// window drops the copy.
+		if err := h.o.Store.MarkPublished(ctx, tenant, provider, ev.OrderID, ev.SourceEventID, req.Seq); err != nil {
+			h.o.Log.Warn("mark published", zap.String("provider", provider), zap.String("tenant", tenant),
+				zap.String("event_id", ev.SourceEventID), zap.Error(err))
+		}
+	}
+	if ce := h.o.Log.Check(zapcore.DebugLevel, "event handled"); ce != nil {
+		ce.Write(zap.String("provider", provider), zap.String("tenant", tenant), zap.String("event_id", ev.SourceEventID),
+			zap.String("order_id", ev.OrderID), zap.Uint64("seq", req.Seq), zap.Int("published", len(msgs)))
+	}
+	return nil
+}

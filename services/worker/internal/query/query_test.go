@@ -1,0 +1,77 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	ordersv1 "github.com/hookline/hookline/proto/gen/hookline/orders/v1"
+	"github.com/hookline/hookline/services/worker/internal/orders"
+	"go.uber.org/zap"
+)
+
+// fakeReader answers from a map keyed tenant/provider/order, or with err.
+type fakeReader struct {
+	views map[string]orders.View
+	err   error
+}
+
+func (f fakeReader) Read(_ context.Context, tenant, provider, orderID string) (orders.View, error) {
+	if f.err != nil {
+		return orders.View{}, f.err
+	}
+	v, ok := f.views[tenant+"/"+provider+"/"+orderID]
+	if !ok {
+		return orders.View{}, orders.ErrNotFound
+	}
+	return v, nil
+}
+
+func TestServeHTTP(t *testing.T) {
+	at := time.Date(2025, 1, 2, 3, 4, 5, 600000000, time.UTC)
+	const uuid = "4f9a8b3c-2d5e-4f7a-8b9c-0d1e2f3a4b5c"
+	reader := fakeReader{views: map[string]orders.View{
+		"default/petstore/o-1": {Tenant: "default", Provider: "petstore", OrderID: "o-1",
+			State: orders.State{Status: "DELIVERED", Canonical: ordersv1.OrderStatus_ORDER_STATUS_DELIVERED, Version: 4, UpdatedAt: at}},
+		uuid + "/bunjang/100": {Tenant: uuid, Provider: "bunjang", OrderID: "100",
+			State: orders.State{Status: "ODD", Canonical: ordersv1.OrderStatus_ORDER_STATUS_UNSPECIFIED, Version: 2, UpdatedAt: at},
+			Items: map[string]orders.State{"1001": {Status: "ODD", Version: 2, UpdatedAt: at}}},
+	}}
+	tests := []struct {
+		name     string
+		reader   fakeReader
+		path     string
+		tenant   string
+		wantCode int
+		wantBody string
+	}{
+		{"petstore", reader, "/v1/orders/petstore/o-1", "", 200,
+			`{"tenantId":"default","provider":"petstore","orderId":"o-1","status":"DELIVERED","providerStatus":"DELIVERED","version":4,"updatedAt":"2025-01-02T03:04:05.6Z","items":{}}`},
+		{"bunjang with tenant", reader, "/v1/orders/bunjang/100", strings.ToUpper(uuid), 200,
+			`{"tenantId":"` + uuid + `","provider":"bunjang","orderId":"100","status":"UNSPECIFIED","providerStatus":"ODD","version":2,"updatedAt":"2025-01-02T03:04:05.6Z","items":{"1001":{"status":"UNSPECIFIED","providerStatus":"ODD","version":2,"updatedAt":"2025-01-02T03:04:05.6Z"}}}`},
+		{"unknown order", reader, "/v1/orders/petstore/o-2", "", 404, `{"code":"not_found","message":"no such order"}`},
+		{"invalid tenant", reader, "/v1/orders/petstore/o-1", "acme", 404, `{"code":"unknown_tenant","message":"no such tenant"}`},
+		{"redis down", fakeReader{err: orders.ErrUnavailable}, "/v1/orders/petstore/o-1", "", 503, `{"code":"unavailable","message":"order store unavailable"}`},
+		{"bad data", fakeReader{err: errors.New("boom")}, "/v1/orders/petstore/o-1", "", 500, `{"code":"internal","message":"could not read the order"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mux := http.NewServeMux()
+			mux.Handle(Pattern, New(tt.reader, zap.NewNop()))
+			req := httptest.NewRequest(http.MethodGet, tt.path, nil)
+			if tt.tenant != "" {
+				req.Header.Set("X-Tenant-ID", tt.tenant)
+			}
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, req)
+			if rec.Code != tt.wantCode || strings.TrimSpace(rec.Body.String()) != tt.wantBody ||
+				rec.Header().Get("Content-Type") != "application/json" {
+				t.Fatalf("GET %s = %d %s %s\nwant %d %s", tt.path, rec.Code, rec.Header().Get("Content-Type"), rec.Body, tt.wantCode, tt.wantBody)
+			}
+		})
+	}
+}
