@@ -153,7 +153,7 @@ func consumeUntilDone(ctx context.Context, cfg Config, log *zap.Logger, nc *nats
 	}
 	o := process.Options{
 		Book: book, Store: store, Publisher: events.NewPublisher(js, publishTimeout), Metrics: m, Log: log,
-		Backoff: cfg.Worker.Backoff,
+		Backoff: cfg.Worker.Backoff, OutageDLQ: cfg.Worker.OutageDLQ,
 	}
 	if h := cfg.hooks.afterApply; h != nil {
 		o.AfterApply = func() error { return h(nc) }

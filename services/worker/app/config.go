@@ -26,6 +26,10 @@ type Settings struct {
 	// Backoff lists the redelivery delays after delivery 1, 2, …; the last repeats
 	// (HOOKLINE_WORKER_BACKOFF).
 	Backoff []time.Duration
+	// OutageDLQ: deliveries during a Redis or NATS outage count towards MaxDeliver, so messages
+	// whose deliveries run out during a long outage go to the DLQ for replay
+	// (HOOKLINE_WORKER_OUTAGE_DLQ, default true). false: such messages wait out any outage.
+	OutageDLQ bool
 	// DedupeTTL is how long event ids and their outcomes are remembered (HOOKLINE_DEDUPE_TTL).
 	// Providers retry for days.
 	DedupeTTL time.Duration
@@ -40,6 +44,7 @@ func DefaultSettings() Settings {
 		MaxDeliver:    10,
 		Backoff:       []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second},
 		DedupeTTL:     7 * 24 * time.Hour,
+		OutageDLQ:     true,
 	}
 }
 
@@ -51,6 +56,7 @@ const (
 	EnvMaxDeliver    = "HOOKLINE_WORKER_MAX_DELIVER"
 	EnvBackoff       = "HOOKLINE_WORKER_BACKOFF"
 	EnvDedupeTTL     = "HOOKLINE_DEDUPE_TTL"
+	EnvOutageDLQ     = "HOOKLINE_WORKER_OUTAGE_DLQ"
 )
 
 // LoadSettings reads the worker's settings; an error names the setting and wraps
@@ -65,6 +71,7 @@ func LoadSettings(lookup config.Lookup) (Settings, error) {
 		MaxDeliver:    e.Int(EnvMaxDeliver, d.MaxDeliver, -1, 100_000),
 		Backoff:       e.Durations(EnvBackoff, d.Backoff),
 		DedupeTTL:     e.Duration(EnvDedupeTTL, d.DedupeTTL),
+		OutageDLQ:     e.Bool(EnvOutageDLQ, d.OutageDLQ),
 	}
 	if s.MaxDeliver == 0 {
 		e.Fail(EnvMaxDeliver, "want -1 (unlimited) or a number of deliveries from 1, got 0")

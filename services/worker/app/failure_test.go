@@ -110,11 +110,11 @@ func TestIntegrationPoisonGoesToDLQ(t *testing.T) {
 }
 
 // TestIntegrationRedisOutage is acceptance 5, second half: with Redis stopped mid-run messages are
-// neither acked nor lost nor dead-lettered (even past MaxDeliver), /readyz says redis is down, and
-// once Redis is back every event is applied.
+// neither acked nor lost nor dead-lettered (with HOOKLINE_WORKER_OUTAGE_DLQ=false, even past
+// MaxDeliver), /readyz says redis is down, and once Redis is back every event is applied.
 func TestIntegrationRedisOutage(t *testing.T) {
 	e := newEnv(t, true)
-	w := e.startWorker(e.config(func(c *Config) { c.Worker.MaxDeliver = 2 }))
+	w := e.startWorker(e.config(func(c *Config) { c.Worker.MaxDeliver = 2; c.Worker.OutageDLQ = false }))
 	var before []*nats.Msg
 	for i := range 20 {
 		before = append(before, petstoreStatus(fmt.Sprintf("b-%d", i), fmt.Sprintf("o-%d", i), "PLACED", t0).msg())
@@ -299,5 +299,27 @@ func TestIntegrationExhaustedDeliveriesGoToDLQ(t *testing.T) {
 	}
 	if v := w.order(t, "petstore", "fine"); v.Status != "PLACED" {
 		t.Fatalf("order after the poison = %+v", v)
+	}
+}
+
+// TestIntegrationRedisOutageDeadLetters: with the default HOOKLINE_WORKER_OUTAGE_DLQ=true,
+// deliveries during a Redis outage count, so messages whose deliveries run out are dead-lettered
+// (reason max_deliveries) with their body intact, never acked in silence; the stream moves on.
+func TestIntegrationRedisOutageDeadLetters(t *testing.T) {
+	e := newEnv(t, true)
+	e.startWorker(e.config(func(c *Config) {
+		c.Worker.MaxDeliver = 2
+		c.Worker.Backoff = []time.Duration{50 * time.Millisecond}
+	}))
+	e.redis.Stop()
+	var during []*nats.Msg
+	for i := range 5 {
+		during = append(during, petstoreStatus(fmt.Sprintf("x-%d", i), fmt.Sprintf("o-%d", i), "PLACED", t0).msg())
+	}
+	e.publish(during...)
+	eventually(t, 30*time.Second, "every message dead-lettered", func() bool { return e.streamMsgs(streams.DLQ) == 5 })
+	eventually(t, 10*time.Second, "consumer moved on", e.allAcked)
+	if n := len(e.canonical()); n != 0 {
+		t.Fatalf("%d canonical events while Redis was down, want 0", n)
 	}
 }

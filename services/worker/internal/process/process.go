@@ -49,6 +49,10 @@ type Options struct {
 	// Backoff gives the redelivery delay while Redis or NATS is down, by delivery number; the
 	// last entry repeats. Empty means 1s.
 	Backoff []time.Duration
+	// OutageDLQ makes deliveries during a Redis or NATS outage count towards MaxDeliver, so a
+	// message whose deliveries run out during a long outage is dead-lettered (and can be replayed
+	// with `hookline dlq replay`). Without it such messages wait out any outage.
+	OutageDLQ bool
 	// Now is the clock for applied_at (default time.Now).
 	Now func() time.Time
 	// AfterApply and AfterPublish, when set, run between the steps; an error they return ends the
@@ -71,6 +75,15 @@ func New(o Options) *Handler {
 		o.Backoff = []time.Duration{time.Second}
 	}
 	return &Handler{o: o}
+}
+
+// outage is the answer to a Redis or NATS failure: retry after the backoff, counted towards
+// MaxDeliver or not (Options.OutageDLQ).
+func (h *Handler) outage(delivered uint64, err error) error {
+	if h.o.OutageDLQ {
+		return consume.Retry(h.delay(delivered), err)
+	}
+	return consume.Unavailable(h.delay(delivered), err)
 }
 
 func (h *Handler) delay(delivered uint64) time.Duration {
@@ -127,7 +140,7 @@ func (h *Handler) Handle(ctx context.Context, msg jetstream.Msg) error {
 	res, err := h.o.Store.Apply(ctx, req)
 	if err != nil {
 		if errors.Is(err, orders.ErrUnavailable) {
-			return consume.Unavailable(h.delay(meta.NumDelivered), err)
+			return h.outage(meta.NumDelivered, err)
 		}
 		return err
 	}
@@ -173,7 +186,7 @@ func (h *Handler) Handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 	if len(msgs) > 0 {
 		if err := h.o.Publisher.Publish(ctx, msgs); err != nil {
-			return consume.Unavailable(h.delay(meta.NumDelivered), err)
+			return h.outage(meta.NumDelivered, err)
 		}
 		if h.o.AfterPublish != nil {
 			if err := h.o.AfterPublish(); err != nil {

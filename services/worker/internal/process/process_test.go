@@ -182,9 +182,11 @@ func TestIntegrationHandleErrors(t *testing.T) {
 		name            string
 		msg             *fakeMsg
 		redisDown       bool
+		outageDLQ       bool
 		publishErr      error
 		wantDeadLetter  string // reason
 		wantUnavailable time.Duration
+		wantCounted     time.Duration // a retry that counts towards MaxDeliver
 		wantNil         bool
 	}{
 		{name: "malformed", msg: &fakeMsg{subject: "webhooks.petstore.default", data: []byte(`{`), header: nats.Header{}, seq: 1, delivered: 1},
@@ -197,10 +199,13 @@ func TestIntegrationHandleErrors(t *testing.T) {
 		{name: "redis down, later delivery", msg: &fakeMsg{subject: "webhooks.petstore.default", seq: 1, delivered: 7, header: nats.Header{},
 			data: petstoreMsg(1, "e", "o", "PLACED").data}, redisDown: true, wantUnavailable: 20 * time.Millisecond},
 		{name: "nats down", msg: petstoreMsg(1, "e", "o", "PLACED"), publishErr: nats.ErrConnectionClosed, wantUnavailable: 10 * time.Millisecond},
+		{name: "redis down, outages counted", msg: petstoreMsg(1, "e", "o", "PLACED"), redisDown: true, outageDLQ: true, wantCounted: 10 * time.Millisecond},
+		{name: "nats down, outages counted", msg: petstoreMsg(1, "e", "o", "PLACED"), publishErr: nats.ErrConnectionClosed, outageDLQ: true, wantCounted: 10 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
+			f.h.o.OutageDLQ = tt.outageDLQ
 			if tt.redisDown {
 				f.redis.Stop()
 			}
@@ -218,6 +223,10 @@ func TestIntegrationHandleErrors(t *testing.T) {
 			case tt.wantDeadLetter != "":
 				if !errors.As(err, &dl) || dl.Reason != tt.wantDeadLetter {
 					t.Fatalf("Handle = %v, want dead letter %s", err, tt.wantDeadLetter)
+				}
+			case tt.wantCounted > 0:
+				if !errors.As(err, &re) || re.Unavailable || re.Delay != tt.wantCounted {
+					t.Fatalf("Handle = %#v, want a counted retry after %s", err, tt.wantCounted)
 				}
 			default:
 				if !errors.As(err, &re) || !re.Unavailable || re.Delay != tt.wantUnavailable {
