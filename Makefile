@@ -16,8 +16,9 @@ FUZZ_PKGS ?= ./pkg/webhook/
 
 all: build test
 
-## run: start the whole pipeline in one process (see README)
+## run: start the whole pipeline in one process (see README); makes sure Redis runs first
 run:
+	@bash scripts/deps.sh
 	go run ./cmd/hookline dev
 
 ## build: compile every service and the CLI into ./bin

@@ -30,6 +30,8 @@ func commands() map[string]command {
 	return map[string]command{
 		"bench":        {"send signed webhooks at a fixed rate or concurrency and report latency", runBench},
 		"bench-target": {"serve a bare echo handler (reads the body, answers 202) to compare against", runBenchTarget},
+		"dev":          {"run the whole pipeline in one process (embedded NATS unless NATS_URL is set)", runDev},
+		"replay":       {"re-apply stored webhooks through the worker path (rebuild state): replay -from <seq|time|all>", runReplay},
 		"send":         {"sign and send a sample or given webhook: send petstore|bunjang|standard", runSend},
 		"orders":       {"read order state from the worker's query API: orders get <provider> <orderId>", runOrders},
 		"dlq":          {"inspect and act on dead letters: dlq list|show|replay|purge", runDLQ},

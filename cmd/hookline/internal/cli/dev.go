@@ -1,0 +1,268 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hookline/hookline/pkg/config"
+	dispatcherapp "github.com/hookline/hookline/services/dispatcher/app"
+	ingressapp "github.com/hookline/hookline/services/ingress/app"
+	workerapp "github.com/hookline/hookline/services/worker/app"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// ErrDependency is returned when something the pipeline needs does not answer.
+var ErrDependency = errors.New("dependency unavailable")
+
+// runDev runs the whole pipeline in one process for development: an embedded NATS server with
+// JetStream (unless NATS_URL is set), and the ingress, worker and dispatcher with their normal
+// code, against Redis at REDIS_URL.
+func runDev(ctx context.Context, env Env) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	data := fs.String("data", ".hookline", "folder for the embedded NATS server's data")
+	natsPort := fs.Int("nats-port", 4222, "port of the embedded NATS server (taken: a free one)")
+	ingressAdmin := fs.String("ingress-admin", "127.0.0.1:9090", "ingress admin address")
+	workerAdmin := fs.String("worker-admin", "127.0.0.1:9091", "worker admin address")
+	dispatcherAdmin := fs.String("dispatcher-admin", "127.0.0.1:9092", "dispatcher admin address")
+	if err := fs.Parse(env.Args); err != nil {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	lookup := withDevDefaults(env.Lookup)
+
+	natsURL, embedded := "", (*server.Server)(nil)
+	if v, ok := env.Lookup("NATS_URL"); ok && v != "" {
+		natsURL = v
+	} else {
+		srv, err := startEmbeddedNATS(filepath.Join(*data, "nats"), *natsPort)
+		if err != nil {
+			return err
+		}
+		embedded = srv
+		defer func() {
+			srv.Shutdown()
+			srv.WaitForShutdown()
+		}()
+		natsURL = srv.ClientURL()
+	}
+	redisURL, _ := lookup("REDIS_URL")
+	if redisURL == "" {
+		redisURL = "redis://127.0.0.1:6379/0"
+	}
+	if err := pingRedis(ctx, redisURL); err != nil {
+		return err
+	}
+
+	// One process, three services: each keeps its own admin port, so the shared
+	// HOOKLINE_ADMIN_ADDR does not apply here.
+	overrides := map[string]string{"NATS_URL": natsURL, "REDIS_URL": redisURL}
+	if v, ok := env.Lookup("HOOKLINE_CALLBACK_ALLOW_PRIVATE"); !ok || v == "" {
+		overrides["HOOKLINE_CALLBACK_ALLOW_PRIVATE"] = "true" // local receivers are the point of dev
+	}
+	svcLookup := func(admin string) config.Lookup {
+		return func(name string) (string, bool) {
+			if name == "HOOKLINE_ADMIN_ADDR" {
+				return admin, true
+			}
+			if v, ok := overrides[name]; ok {
+				return v, true
+			}
+			return lookup(name)
+		}
+	}
+	icfg, err := ingressapp.LoadConfig(svcLookup(*ingressAdmin))
+	if err != nil {
+		return err
+	}
+	wcfg, err := workerapp.LoadConfig(svcLookup(*workerAdmin))
+	if err != nil {
+		return err
+	}
+	dbase, err := config.Load(svcLookup(*dispatcherAdmin), dispatcherapp.Defaults)
+	if err != nil {
+		return err
+	}
+	dcfg, err := dispatcherapp.NewConfig(dbase, svcLookup(*dispatcherAdmin))
+	if err != nil {
+		return err
+	}
+	log, err := devLogger(icfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }() // stderr sync errors are not actionable
+
+	wln, err := net.Listen("tcp", *workerAdmin)
+	if err != nil {
+		return fmt.Errorf("worker admin %s: %w", *workerAdmin, err)
+	}
+	wcfg.AdminListener = wln
+	dln, err := net.Listen("tcp", *dispatcherAdmin)
+	if err != nil {
+		_ = wln.Close() // not served yet
+		return fmt.Errorf("dispatcher admin %s: %w", *dispatcherAdmin, err)
+	}
+	dcfg.AdminListener = dln
+	ingressAddrs := make(chan [2]net.Addr, 1)
+	icfg.OnListen = func(pub, adm net.Addr) { ingressAddrs <- [2]net.Addr{pub, adm} }
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	start := func(name string, run func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(ctx); err != nil {
+				errs <- fmt.Errorf("%s: %w", name, err)
+				cancel() // one service down takes the dev pipeline down
+			}
+		}()
+	}
+	start("ingress", func(ctx context.Context) error { return ingressapp.Run(ctx, icfg, log.Named("ingress")) })
+	start("worker", func(ctx context.Context) error { return workerapp.Run(ctx, wcfg, log.Named("worker")) })
+	start("dispatcher", func(ctx context.Context) error { return dispatcherapp.Run(ctx, dcfg, log.Named("dispatcher")) })
+
+	var pub, adm net.Addr
+	select {
+	case a := <-ingressAddrs:
+		pub, adm = a[0], a[1]
+	case <-ctx.Done():
+	}
+	if pub != nil {
+		readyURLs := []string{"http://" + adm.String(), "http://" + wln.Addr().String(), "http://" + dln.Addr().String()}
+		if waitReady(ctx, readyURLs, 60*time.Second) {
+			natsNote := natsURL
+			if embedded != nil {
+				natsNote += " (embedded, data in " + filepath.Join(*data, "nats") + ")"
+			}
+			banner(env, pub.String(), readyURLs, natsNote, redisURL)
+		}
+	}
+	wg.Wait()
+	close(errs)
+	var all []error
+	for e := range errs {
+		all = append(all, e)
+	}
+	return errors.Join(all...)
+}
+
+func startEmbeddedNATS(dir string, port int) (*server.Server, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("nats data folder: %w", err)
+	}
+	if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err != nil {
+		port = server.RANDOM_PORT
+	} else {
+		_ = ln.Close() // only probing whether the port is free
+	}
+	srv, err := server.NewServer(&server.Options{
+		ServerName: "hookline-dev", Host: "127.0.0.1", Port: port,
+		JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(15 * time.Second) {
+		srv.Shutdown()
+		return nil, fmt.Errorf("%w: embedded nats did not start", ErrDependency)
+	}
+	return srv, nil
+}
+
+func pingRedis(ctx context.Context, url string) error {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return fmt.Errorf("%w: REDIS_URL: %w", config.ErrInvalid, err)
+	}
+	c := redis.NewClient(opts)
+	defer c.Close()
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := c.Ping(pctx).Err(); err != nil {
+		return fmt.Errorf("%w: nothing answers at %s (REDIS_URL); start one with: redis-server --port %s --appendonly yes",
+			ErrDependency, redactedURL(url), portOf(opts.Addr))
+	}
+	return nil
+}
+
+func portOf(addr string) string {
+	if _, port, err := net.SplitHostPort(addr); err == nil {
+		return port
+	}
+	return "6379"
+}
+
+func redactedURL(u string) string {
+	if i := strings.Index(u, "@"); i >= 0 {
+		if j := strings.Index(u, "://"); j >= 0 && j < i {
+			return u[:j+3] + "…" + u[i:]
+		}
+	}
+	return u
+}
+
+func waitReady(ctx context.Context, bases []string, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	client := &http.Client{Timeout: time.Second}
+	for _, b := range bases {
+		for {
+			resp, err := client.Get(b + "/readyz")
+			if err == nil {
+				_ = resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return false
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return true
+}
+
+func banner(env Env, public string, admins []string, natsURL, redisURL string) {
+	fmt.Fprintf(env.Stdout, `Hookline dev pipeline is ready.
+  webhooks    POST http://%[1]s/webhooks/{petstore,bunjang,<source>}
+  callbacks   POST http://%[1]s/v1/orders/{id}
+  orders      GET  %[3]s/v1/orders/{provider}/{orderId}
+  admin       %[2]s (ingress), %[3]s (worker), %[4]s (dispatcher): /healthz /readyz /metrics
+  nats        %[5]s
+  redis       %[6]s
+Try it (in another terminal):
+  hookline send petstore -order ord-1 -status PLACED -url http://%[1]s
+  hookline orders get petstore ord-1 -url %[3]s
+`, public, admins[0], admins[1], admins[2], natsURL, redactedURL(redisURL))
+}
+
+func devLogger(level string) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("%w: HOOKLINE_LOG_LEVEL: %w", config.ErrInvalid, err)
+	}
+	cfg := zap.NewDevelopmentConfig()
+	cfg.Level = zap.NewAtomicLevelAt(lvl)
+	cfg.DisableStacktrace = true
+	log, err := cfg.Build()
+	if err != nil {
+		return nil, fmt.Errorf("logger: %w", err)
+	}
+	return log, nil
+}
