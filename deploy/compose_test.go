@@ -294,7 +294,7 @@ func TestComposeRejectsMisspeltFields(t *testing.T) {
 		{"service key", "    healthcheck:\n      test: [\"CMD\", \"redis-cli\"", "    helthcheck:\n      test: [\"CMD\", \"redis-cli\"", "helthcheck"},
 		{"deploy key", "      replicas: 2", "      replica: 2", "replica"},
 		{"healthcheck key", "      start_period: 10s", "      start_perod: 10s", "start_perod"},
-		{"depends_on condition key", "        condition: service_healthy", "        conditon: service_healthy", "conditon"},
+		{"depends_on condition key", "        condition: service_healthy", "        conditon: service_healthy", "conditon"}, //nolint:misspell // the typo is the test
 		{"depends_on condition value", "        condition: service_healthy", "        condition: service_healty", "depends_on.nats.condition value must be one of"},
 		{"anchored key", "  read_only: true", "  readonly: true", "readonly"},
 		{"top-level key", "\nvolumes:\n", "\nvolume:\n", "volume"},
