@@ -131,19 +131,22 @@ func decodeStrict(r *resource.Resource) (any, error) {
 // checkPodResources catches what strict decoding cannot: resources are maps, so a misspelt
 // resource name (memroy) decodes fine, and the API server would reject it.
 func checkPodResources(obj any) error {
-	var pod *corev1.PodSpec
+	var (
+		pod *corev1.PodSpec
+		id  string
+	)
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
-		pod = &o.Spec.Template.Spec
+		pod, id = &o.Spec.Template.Spec, "Deployment "+o.Name
 	case *appsv1.StatefulSet:
-		pod = &o.Spec.Template.Spec
+		pod, id = &o.Spec.Template.Spec, "StatefulSet "+o.Name
 	default:
 		return nil
 	}
 	var errs []error
 	for _, c := range slices.Concat(pod.InitContainers, pod.Containers) {
 		if err := checkResourceNames(c.Resources); err != nil {
-			errs = append(errs, fmt.Errorf("%T %s container %s: %w", obj, obj.(metav1.Object).GetName(), c.Name, err))
+			errs = append(errs, fmt.Errorf("%s container %s: %w", id, c.Name, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -169,8 +172,12 @@ func checkResourceNames(r corev1.ResourceRequirements) error {
 func of[T any](m *manifests) map[string]*T {
 	out := map[string]*T{}
 	for _, o := range m.objects {
-		if v, ok := o.(*T); ok {
-			out[any(v).(metav1.Object).GetName()] = v
+		v, ok := o.(*T)
+		if !ok {
+			continue
+		}
+		if mo, ok := any(v).(metav1.Object); ok {
+			out[mo.GetName()] = v
 		}
 	}
 	return out
@@ -235,7 +242,11 @@ func checkNamespaces(t *testing.T, m *manifests, ov overlay) {
 		t.Errorf("Namespaces = %v, want only %s", slices.Collect(maps.Keys(ns)), ov.namespace)
 	}
 	for _, o := range m.objects {
-		meta := o.(metav1.Object)
+		meta, ok := o.(metav1.Object)
+		if !ok {
+			t.Errorf("%T has no object metadata", o)
+			continue
+		}
 		if _, isNS := o.(*corev1.Namespace); isNS {
 			continue
 		}
@@ -544,6 +555,11 @@ func TestKustomizeDevDependencies(t *testing.T) {
 	nats, redis := sts["nats"], sts["redis"]
 	if nats == nil || redis == nil {
 		t.Fatalf("StatefulSets = %v, want nats and redis", slices.Collect(maps.Keys(sts)))
+	}
+	for _, s := range []*appsv1.StatefulSet{nats, redis} {
+		if len(s.Spec.Template.Spec.Containers) != 1 {
+			t.Fatalf("StatefulSet %s: want one container", s.Name)
+		}
 	}
 	natsArgs := strings.Join(append(slices.Clone(nats.Spec.Template.Spec.Containers[0].Command), nats.Spec.Template.Spec.Containers[0].Args...), " ")
 	for _, want := range []string{"--jetstream", "--store_dir /data", "--http_port 8222"} {
