@@ -174,13 +174,15 @@ func consumeUntilDone(ctx context.Context, cfg Config, log *zap.Logger, nc *nats
 		zap.Duration("ack_wait", cfg.Worker.AckWait), zap.Int("max_deliver", cfg.Worker.MaxDeliver))
 	consuming.Store(true)
 	defer consuming.Store(false)
-	if err := loop.Run(ctx); err != nil {
-		return err
-	}
-	if ctx.Err() == nil {
+	err = loop.Run(ctx)
+	switch {
+	case ctx.Err() != nil:
+		return err // shutting down: nil after a clean drain
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrStopped, err) // the consumer or the connection went away
+	default:
 		return ErrStopped
 	}
-	return nil
 }
 
 // setup creates the streams and the consumer, retrying while NATS is unreachable; /readyz says

@@ -31,6 +31,13 @@ type Options struct {
 	Timeout     time.Duration // per request (default 10s)
 	Progress    io.Writer     // one line a second, or nil
 	Scenario    Scenario
+	// Retries is how often a request answered 5xx or 429, or lost to a transport error, is sent
+	// again (as providers do) before it counts as failed; 0 sends each once.
+	Retries int
+	// RetryDelay is the pause before a retry (default 100ms, doubling up to 2s).
+	RetryDelay time.Duration
+	// OnSend, if set, is called before each request's first attempt (from the sending goroutine).
+	OnSend func(r *Request, at time.Time)
 }
 
 // Result of a run.
@@ -43,7 +50,10 @@ type Result struct {
 	Latency    Percentiles      `json:"latency"`
 	Timeline   []Second         `json:"timeline"`
 	Acked      int64            `json:"acked"` // 2xx
-	Expected   map[string]State `json:"-"`     // oracle: highest acknowledged status per order/item
+	Retried    int64            `json:"retried"`
+	Failed     int64            `json:"failed"` // never acknowledged, retries exhausted
+	Expected   map[string]State `json:"-"`      // oracle: highest acknowledged status per order/item
+	Uncertain  map[string]bool  `json:"-"`      // orders/items with a request never acknowledged
 	AckedIDs   []SentEvent      `json:"-"`
 	Concurrent int              `json:"concurrency"`
 	TargetRate float64          `json:"targetRate"`
@@ -87,14 +97,17 @@ func newHist() *hdrhistogram.Histogram {
 }
 
 type workerState struct {
-	mu       sync.Mutex // guards hist, second and the oracle against the progress reader
-	hist     *hdrhistogram.Histogram
-	second   *hdrhistogram.Histogram
-	secErrs  int64
-	byStatus map[int]int64
-	errs     int64
-	expected map[string]State
-	acked    []SentEvent
+	mu        sync.Mutex // guards hist, second and the oracle against the progress reader
+	hist      *hdrhistogram.Histogram
+	second    *hdrhistogram.Histogram
+	secErrs   int64
+	byStatus  map[int]int64
+	errs      int64
+	retried   int64
+	failed    int64
+	uncertain map[string]bool
+	expected  map[string]State
+	acked     []SentEvent
 }
 
 // Run sends load until Duration or Count is reached or ctx ends.
@@ -108,6 +121,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
+	}
+	if o.RetryDelay <= 0 {
+		o.RetryDelay = 100 * time.Millisecond
 	}
 	if o.Duration <= 0 && o.Count <= 0 {
 		o.Duration = 10 * time.Second
@@ -126,7 +142,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	var wg sync.WaitGroup
 	for w := range o.Concurrency {
-		st := &workerState{hist: newHist(), second: newHist(), byStatus: map[int]int64{}, expected: map[string]State{}}
+		st := &workerState{hist: newHist(), second: newHist(), byStatus: map[int]int64{}, expected: map[string]State{},
+			uncertain: map[string]bool{}}
 		states[w] = st
 		wg.Add(1)
 		go func() {
@@ -155,9 +172,30 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				if interval == 0 {
 					intended = sent
 				}
+				if o.OnSend != nil {
+					o.OnSend(req, sent)
+				}
 				status, err := c.do(req, o.Timeout)
+				delay := o.RetryDelay
+				for try := 0; try < o.Retries && retryable(status, err) && ctx.Err() == nil; try++ {
+					st.mu.Lock()
+					st.retried++
+					st.mu.Unlock()
+					time.Sleep(delay)
+					delay = min(2*delay, 2*time.Second)
+					gen.sign(req) // fresh timestamps, as a provider's retry would have
+					status, err = c.do(req, o.Timeout)
+				}
 				took := time.Since(intended)
 				st.mu.Lock()
+				if retryable(status, err) {
+					// Never acknowledged, yet it may have been stored: its orders' end state is
+					// not known.
+					st.failed++
+					for _, s := range req.Statuses {
+						st.uncertain[s.key] = true
+					}
+				}
 				if err != nil {
 					st.errs++
 					st.secErrs++
@@ -180,7 +218,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}()
 	}
 
-	res := &Result{ByStatus: map[int]int64{}, Expected: map[string]State{}, Concurrent: o.Concurrency, TargetRate: o.Rate}
+	res := &Result{ByStatus: map[int]int64{}, Expected: map[string]State{}, Uncertain: map[string]bool{},
+		Concurrent: o.Concurrency, TargetRate: o.Rate}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	tick := time.NewTicker(time.Second)
@@ -221,6 +260,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	for _, st := range states {
 		total.Merge(st.hist)
 		res.Errors += st.errs
+		res.Retried += st.retried
+		res.Failed += st.failed
 		for k, v := range st.byStatus {
 			res.ByStatus[k] += v
 			if k/100 == 2 {
@@ -233,6 +274,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			}
 		}
 		res.AckedIDs = append(res.AckedIDs, st.acked...)
+		for k := range st.uncertain {
+			res.Uncertain[k] = true
+		}
 	}
 	res.Requests = total.TotalCount() + res.Errors
 	res.RPS = float64(res.Requests) / res.Elapsed.Seconds()
@@ -242,10 +286,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return res, nil
 }
 
+// retryable: what a provider retries (Bunjang: 5xx, 429 and timeouts).
+func retryable(status int, err error) bool {
+	return err != nil || status >= 500 || status == 429
+}
+
 // Summary renders the result as a table.
 func (r *Result) Summary(w io.Writer) {
-	fmt.Fprintf(w, "requests   %d in %s (%.0f req/s), %d acknowledged (2xx), %d transport errors\n",
-		r.Requests, r.Elapsed.Round(time.Millisecond), r.RPS, r.Acked, r.Errors)
+	fmt.Fprintf(w, "requests   %d in %s (%.0f req/s), %d acknowledged (2xx), %d transport errors, %d retries, %d never acknowledged\n",
+		r.Requests, r.Elapsed.Round(time.Millisecond), r.RPS, r.Acked, r.Errors, r.Retried, r.Failed)
 	codes := make([]int, 0, len(r.ByStatus))
 	for c := range r.ByStatus {
 		codes = append(codes, c)
