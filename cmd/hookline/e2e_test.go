@@ -18,6 +18,10 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/pkg/testkit"
+	ordersv1 "github.com/hookline/hookline/proto/gen/hookline/orders/v1"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
 )
 
 // hooklineBin builds the CLI once per test binary.
@@ -391,4 +395,107 @@ func comparable(t *testing.T, js string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// Issue 6, acceptance 2: `hookline verify` passes on an untouched run, and exits non-zero naming
+// the order when one order's state is changed by hand in Redis or one canonical event is deleted.
+func TestVerifyFindsInjectedFaults(t *testing.T) {
+	r := testkit.StartRedis(t)
+	d := startDev(t, r.URL)
+	oracle := filepath.Join(t.TempDir(), "oracle.json")
+	d.mustRun("bench", "-q", "-target", d.ingress, "-n", "400", "-c", "8", "-orders", "60", "-dup", "0.2",
+		"-shuffle", "0.5", "-nats", d.nats, "-oracle", oracle)
+	verify := func() (string, error) {
+		return d.run("verify", "-oracle", oracle, "-url", d.worker, "-nats", d.nats, "-wait", "60s")
+	}
+	if out, err := verify(); err != nil || !strings.Contains(out, "0 lost, 0 duplicated, 0 wrong state") {
+		t.Fatalf("verify of an untouched run: %v\n%s", err, out)
+	}
+
+	var o struct{ Orders map[string]string }
+	raw, err := os.ReadFile(oracle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &o); err != nil {
+		t.Fatal(err)
+	}
+	var petKey, bunKey string
+	for k := range o.Orders {
+		switch {
+		case petKey == "" && strings.HasPrefix(k, "petstore/"):
+			petKey = k
+		case bunKey == "" && strings.HasPrefix(k, "bunjang/"):
+			bunKey = k
+		}
+	}
+	if petKey == "" || bunKey == "" {
+		t.Fatalf("oracle lacks a petstore or bunjang order: %v", o.Orders)
+	}
+
+	// An order's state changed by hand (the worker's state hash: raw status in field s).
+	rdb := r.Client(t)
+	stateKey := "hl:{default:petstore:" + strings.TrimPrefix(petKey, "petstore/") + "}:o"
+	was, err := rdb.HGet(context.Background(), stateKey, "s").Result()
+	if err != nil {
+		t.Fatalf("read %s: %v", stateKey, err)
+	}
+	forged := "PLACED"
+	if was == forged {
+		forged = "APPROVED"
+	}
+	if err := rdb.HSet(context.Background(), stateKey, "s", forged).Err(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := verify()
+	if err == nil || !strings.Contains(out, "1 wrong state") || !strings.Contains(out, "wrong state: "+petKey) {
+		t.Fatalf("verify after changing %s by hand: err %v\n%s", petKey, err, out)
+	}
+	if err := rdb.HSet(context.Background(), stateKey, "s", was).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := verify(); err != nil {
+		t.Fatalf("verify after restoring %s: %v\n%s", petKey, err, out)
+	}
+
+	// One canonical event deleted from ORDERS.
+	nc, err := nats.Connect(d.nats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := js.Stream(context.Background(), "ORDERS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := stream.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(bunKey, "/") // bunjang/<order>/<item>
+	var victim uint64
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && victim == 0; seq++ {
+		m, err := stream.GetMsg(context.Background(), seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev ordersv1.OrderStatusChanged
+		if proto.Unmarshal(m.Data, &ev) == nil && ev.GetOrderId() == parts[1] && ev.GetOrderItemId() == parts[2] {
+			victim = seq
+		}
+	}
+	if victim == 0 {
+		t.Fatalf("no canonical event for %s", bunKey)
+	}
+	if err := stream.DeleteMsg(context.Background(), victim); err != nil {
+		t.Fatal(err)
+	}
+	out, err = verify()
+	if err == nil || !strings.Contains(out, "1 lost") || !strings.Contains(out, "lost: "+bunKey+" has no canonical event") {
+		t.Fatalf("verify after deleting a canonical event of %s: err %v\n%s", bunKey, err, out)
+	}
 }

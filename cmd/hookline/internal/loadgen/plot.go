@@ -65,15 +65,15 @@ func (r *Result) WritePNG(path, title string) (err error) {
 			bottom.bar(img, float64(i), float64(s.Errors), xmax, rmax, colError)
 		}
 	}
-	label(img, 80, 30, title, colAxis)
+	label(img, 80, 18, title, colAxis)
 	legend := []struct {
 		name string
 		col  color.RGBA
 	}{{"p50", colP50}, {"p99", colP99}, {"max", colMax}, {"req/s", colRate}, {"errors/s", colError}}
 	x := w - 420
 	for _, l := range legend {
-		fill(img, image.Rect(x, 22, x+14, 32), l.col)
-		label(img, x+18, 32, l.name, colAxis)
+		fill(img, image.Rect(x, 8, x+14, 18), l.col)
+		label(img, x+18, 18, l.name, colAxis)
 		x += 80
 	}
 	label(img, w/2-40, h-15, "seconds into the run", colAxis)
