@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hookline/hookline/pkg/streams"
+	workerapp "github.com/hookline/hookline/services/worker/app"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func TestParseFrom(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		give     string
+		wantSeq  uint64
+		wantTime time.Time
+		wantErr  bool
+	}{
+		{give: "all"},
+		{give: "42", wantSeq: 42},
+		{give: "0", wantSeq: 1},
+		{give: "2026-11-20T00:00:00Z", wantTime: time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)},
+		{give: "2h", wantTime: now.Add(-2 * time.Hour)},
+		{give: "1d", wantTime: now.Add(-24 * time.Hour)},
+		{give: "yesterday", wantErr: true},
+		{give: "-5m", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			var o workerapp.ReplayOptions
+			err := parseFrom(tt.give, now, &o)
+			if tt.wantErr {
+				if !errors.Is(err, ErrUsage) {
+					t.Fatalf("err = %v, want ErrUsage", err)
+				}
+				return
+			}
+			if err != nil || o.StartSeq != tt.wantSeq || !o.StartTime.Equal(tt.wantTime) {
+				t.Fatalf("got seq %d time %s err %v; want seq %d time %s", o.StartSeq, o.StartTime, err, tt.wantSeq, tt.wantTime)
+			}
+		})
+	}
+}
+
+func TestDescribeDeadLetter(t *testing.T) {
+	tests := []struct {
+		name         string
+		give         jetstream.RawStreamMsg
+		wantProvider string
+		wantTenant   string
+		wantOriginal string
+	}{
+		{"webhook", jetstream.RawStreamMsg{Subject: "dlq.webhooks.bunjang.default", Header: nats.Header{}},
+			"bunjang", "default", "webhooks.bunjang.default"},
+		{"callback", jetstream.RawStreamMsg{Subject: "dlq.callbacks.6f1c2a3b-4d5e-4f70-8a9b-0c1d2e3f4a5b", Header: nats.Header{}},
+			"callbacks", "6f1c2a3b-4d5e-4f70-8a9b-0c1d2e3f4a5b", "callbacks.6f1c2a3b-4d5e-4f70-8a9b-0c1d2e3f4a5b"},
+		{"headers win", jetstream.RawStreamMsg{Subject: "dlq.webhooks.acme.default", Header: nats.Header{
+			streams.HeaderDLQSubject: {"webhooks.acme.default"}, streams.HeaderProvider: {"acme"}, streams.HeaderTenant: {"default"}}},
+			"acme", "default", "webhooks.acme.default"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := describe(&tt.give)
+			if d.provider != tt.wantProvider || d.tenant != tt.wantTenant || d.original != tt.wantOriginal {
+				t.Fatalf("got %s %s %s, want %s %s %s", d.provider, d.tenant, d.original, tt.wantProvider, tt.wantTenant, tt.wantOriginal)
+			}
+			if !(dlqFilter{provider: tt.wantProvider}).match(d) || (dlqFilter{provider: "nope"}).match(d) {
+				t.Fatal("provider filter does not select by provider")
+			}
+		})
+	}
+}
