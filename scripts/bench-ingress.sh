@@ -10,6 +10,7 @@
 # intended send time with `hookline bench -rate`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 ROUNDS=${1:-3}
 SECS=${2:-10}
 CONNS=${3:-64}
@@ -20,8 +21,6 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "bench: nothing on port $1" >&2; exit 1; }
 
 go build -o "$work/" ./services/ingress ./cmd/hookline
 NATS_PORT=$(free_port); HTTP_PORT=$(free_port); ADMIN_PORT=$(free_port); BARE_PORT=$(free_port)
@@ -32,7 +31,7 @@ NATS_URL=nats://127.0.0.1:$NATS_PORT HOOKLINE_HTTP_ADDR=127.0.0.1:$HTTP_PORT HOO
   HOOKLINE_LOG_LEVEL=warn "$work/ingress" >"$work/ingress.log" 2>&1 & pids+=($!)
 "$work/hookline" bench-target -addr "127.0.0.1:$BARE_PORT" >"$work/bare.log" 2>&1 & pids+=($!)
 wait_port "$HTTP_PORT"; wait_port "$BARE_PORT"
-for _ in $(seq 1 100); do curl -sf "127.0.0.1:$ADMIN_PORT/readyz" >/dev/null && break; sleep 0.1; done
+wait_ready "http://127.0.0.1:$ADMIN_PORT"
 
 # One wrk run; prints "rps p50 p99 requests non2xx".
 run_wrk() { # url corpus
@@ -67,7 +66,7 @@ fixed_n=$(awk '/^requests/ {print $2; exit}' "$work/rate.out")
 fixed_p=$(awk '/^persisted/ {print $2 " stored for " $8 " acknowledged"}' "$work/rate.out")
 
 table=$(cat <<EOT
-Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), Go $(go env GOVERSION | sed 's/^go//'), nats-server $(nats-server --version | awk '{print $2}') (file storage), wrk $(wrk --version 2>&1 | awk 'NR==1 {print $2}'); load generator, server and nats-server share the cores.
+Measured $(date -u +%Y-%m-%d) on $(machine_line); wrk $(wrk --version 2>&1 | awk 'NR==1 {print $2}'). The load generator, the server and nats-server (file storage) share the cores.
 Command: \`scripts/bench-ingress.sh $ROUNDS $SECS $CONNS\` (wrk -t2 -c$CONNS -d${SECS}s replaying unique pre-signed Petstore and Bunjang webhooks, half each).
 
 | round | bare echo req/s | bare p50 / p99 | ingress req/s | ingress p50 / p99 | ratio | ingress non-2xx | every 2xx in WEBHOOKS |
@@ -77,12 +76,13 @@ $(printf '%s\n' "${rows[@]}")
 Fixed rate, 1 000 req/s for 20 s (\`hookline bench -rate 1000 -d 20s -c 32\`, latency from the intended send time): $fixed_n requests, $fixed; $fixed_p.
 EOT
 )
-python3 - "$table" <<'PY'
-import re, sys
-path = "BENCHMARKS.md"
-begin, end = "<!-- ingress:begin -->", "<!-- ingress:end -->"
-text = open(path).read()
-text = re.sub(re.escape(begin) + r".*?" + re.escape(end), begin + "\n" + sys.argv[1] + "\n" + end, text, flags=re.S)
-open(path, "w").write(text)
-PY
+write_section ingress "$table"
+
+vout=$(go test -run '^$' -bench BenchmarkVerify -benchmem -count 3 ./pkg/webhook/)
+vrows=$(awk '/^BenchmarkVerify/ { printf "| `%s` | %s | %s | %s |\n", $1, $3, $5, $7 }' <<<"$vout")
+write_section verify "Measured $(date -u +%Y-%m-%d) on $(machine_line). Command: \`go test -run '^\$' -bench BenchmarkVerify -benchmem -count 3 ./pkg/webhook/\` (1 KiB body).
+
+| benchmark | ns/op | B/op | allocs/op |
+|---|---|---|---|
+$vrows"
 echo "$table"
