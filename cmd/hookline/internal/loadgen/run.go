@@ -42,12 +42,15 @@ type Options struct {
 
 // Result of a run.
 type Result struct {
-	Requests   int64            `json:"requests"`
-	Errors     int64            `json:"errors"` // transport errors
-	ByStatus   map[int]int64    `json:"byStatus"`
-	Elapsed    time.Duration    `json:"elapsedNs"`
-	RPS        float64          `json:"rps"`
-	Latency    Percentiles      `json:"latency"`
+	Requests int64         `json:"requests"`
+	Errors   int64         `json:"errors"` // transport errors
+	ByStatus map[int]int64 `json:"byStatus"`
+	Elapsed  time.Duration `json:"elapsedNs"`
+	RPS      float64       `json:"rps"`
+	Latency  Percentiles   `json:"latency"`
+	// SendLag is, at a fixed rate, how late the generator itself sent after the intended time;
+	// it is part of Latency (which counts from the intended time).
+	SendLag    Percentiles      `json:"sendLag"`
 	Timeline   []Second         `json:"timeline"`
 	Acked      int64            `json:"acked"` // 2xx
 	Retried    int64            `json:"retried"`
@@ -99,6 +102,7 @@ func newHist() *hdrhistogram.Histogram {
 type workerState struct {
 	mu        sync.Mutex // guards hist, second and the oracle against the progress reader
 	hist      *hdrhistogram.Histogram
+	lag       *hdrhistogram.Histogram // fixed rate: actual send - intended send
 	second    *hdrhistogram.Histogram
 	secErrs   int64
 	byStatus  map[int]int64
@@ -142,7 +146,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	var wg sync.WaitGroup
 	for w := range o.Concurrency {
-		st := &workerState{hist: newHist(), second: newHist(), byStatus: map[int]int64{}, expected: map[string]State{},
+		st := &workerState{hist: newHist(), second: newHist(), lag: newHist(), byStatus: map[int]int64{}, expected: map[string]State{},
 			uncertain: map[string]bool{}}
 		states[w] = st
 		wg.Add(1)
@@ -171,6 +175,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				sent := time.Now()
 				if interval == 0 {
 					intended = sent
+				} else {
+					st.mu.Lock()
+					_ = st.lag.RecordValue(sent.Sub(intended).Microseconds()) // clamped past 60 s
+					st.mu.Unlock()
 				}
 				if o.OnSend != nil {
 					o.OnSend(req, sent)
@@ -256,9 +264,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	res.Elapsed = time.Since(start)
 
-	total := newHist()
+	total, lag := newHist(), newHist()
 	for _, st := range states {
 		total.Merge(st.hist)
+		lag.Merge(st.lag)
 		res.Errors += st.errs
 		res.Retried += st.retried
 		res.Failed += st.failed
@@ -283,6 +292,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	us := func(q float64) time.Duration { return time.Duration(total.ValueAtQuantile(q)) * time.Microsecond }
 	res.Latency = Percentiles{P50: us(50), P90: us(90), P99: us(99), P999: us(99.9),
 		Max: time.Duration(total.Max()) * time.Microsecond, Mean: time.Duration(total.Mean()) * time.Microsecond}
+	lus := func(q float64) time.Duration { return time.Duration(lag.ValueAtQuantile(q)) * time.Microsecond }
+	res.SendLag = Percentiles{P50: lus(50), P90: lus(90), P99: lus(99), P999: lus(99.9),
+		Max: time.Duration(lag.Max()) * time.Microsecond, Mean: time.Duration(lag.Mean()) * time.Microsecond}
 	return res, nil
 }
 
@@ -305,4 +317,8 @@ func (r *Result) Summary(w io.Writer) {
 	}
 	l := r.Latency
 	fmt.Fprintf(w, "latency    p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  mean %s\n", l.P50, l.P90, l.P99, l.P999, l.Max, l.Mean)
+	if r.TargetRate > 0 {
+		g := r.SendLag
+		fmt.Fprintf(w, "send lag   p50 %s  p99 %s  max %s (the generator's own lateness, included above)\n", g.P50, g.P99, g.Max)
+	}
 }
