@@ -230,8 +230,9 @@ func runBenchCorpus(env Env) error {
 	return nil
 }
 
-func openStream(ctx context.Context, url, name string) (*nats.Conn, jetstream.Stream, error) {
-	nc, err := nats.Connect(url)
+// connectJS connects to NATS for one CLI command.
+func connectJS(url string) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := nats.Connect(url, nats.Name("hookline-cli"))
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect %s: %w", url, err)
 	}
@@ -239,6 +240,14 @@ func openStream(ctx context.Context, url, name string) (*nats.Conn, jetstream.St
 	if err != nil {
 		nc.Close()
 		return nil, nil, fmt.Errorf("jetstream: %w", err)
+	}
+	return nc, js, nil
+}
+
+func openStream(ctx context.Context, url, name string) (*nats.Conn, jetstream.Stream, error) {
+	nc, js, err := connectJS(url)
+	if err != nil {
+		return nil, nil, err
 	}
 	s, err := js.Stream(ctx, name)
 	if err != nil {

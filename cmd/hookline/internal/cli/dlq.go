@@ -93,15 +93,11 @@ func runDLQ(ctx context.Context, env Env) error {
 		}
 		f.seqs[n] = true
 	}
-	nc, err := nats.Connect(*natsURL, nats.Name("hookline-cli"))
+	nc, js, err := connectJS(*natsURL)
 	if err != nil {
-		return fmt.Errorf("connect %s: %w", *natsURL, err)
+		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
 	stream, err := js.Stream(ctx, streams.DLQ)
 	if err != nil {
 		return fmt.Errorf("stream %s: %w", streams.DLQ, err)

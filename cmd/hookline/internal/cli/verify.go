@@ -60,15 +60,11 @@ func runVerify(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
-	nc, err := nats.Connect(*natsURL, nats.Name("hookline-verify"))
+	nc, js, err := connectJS(*natsURL)
 	if err != nil {
-		return fmt.Errorf("connect %s: %w", *natsURL, err)
+		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
 	if err := waitDrained(ctx, js, *wait, env.Stderr); err != nil {
 		return err
 	}
