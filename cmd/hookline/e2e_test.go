@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"image/png"
 	"fmt"
 	"io"
 	"net/http"
@@ -403,8 +404,24 @@ func TestVerifyFindsInjectedFaults(t *testing.T) {
 	r := testkit.StartRedis(t)
 	d := startDev(t, r.URL)
 	oracle := filepath.Join(t.TempDir(), "oracle.json")
-	d.mustRun("bench", "-q", "-target", d.ingress, "-n", "400", "-c", "8", "-orders", "60", "-dup", "0.2",
-		"-shuffle", "0.5", "-nats", d.nats, "-oracle", oracle)
+	pic := filepath.Join(t.TempDir(), "latency.png")
+	summary := d.mustRun("bench", "-q", "-target", d.ingress, "-n", "400", "-c", "8", "-orders", "60", "-dup", "0.2",
+		"-shuffle", "0.5", "-nats", d.nats, "-oracle", oracle, "-png", pic)
+	// Issue 6, acceptance 1: the summary table, and a PNG that opens as a picture.
+	for _, want := range []string{"requests   400 in", "400 acknowledged", "latency    p50", "end-to-end p50", "persisted  "} {
+		if !strings.Contains(summary, want) {
+			t.Errorf("bench summary lacks %q:\n%s", want, summary)
+		}
+	}
+	f, err := os.Open(pic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(f)
+	_ = f.Close()
+	if err != nil || img.Bounds().Dx() < 400 || img.Bounds().Dy() < 300 {
+		t.Fatalf("latency picture: %v (%v)", err, img)
+	}
 	verify := func() (string, error) {
 		return d.run("verify", "-oracle", oracle, "-url", d.worker, "-nats", d.nats, "-wait", "60s")
 	}
