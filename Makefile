@@ -10,7 +10,7 @@ GOLANGCI_VERSION      := v2.15.0
 # Every module in go.work, as package patterns.
 PKGS := $(shell go list -m -f '{{.Dir}}/...' 2>/dev/null)
 FUZZTIME ?= 30s
-FUZZ_PKGS ?= ./pkg/webhook/
+FUZZ_PKGS ?= ./pkg/webhook/ ./services/ingress/internal/httpapi/
 
 .PHONY: all run test test-nats29 deps generate check-generated lint bench fuzz tools build
 

@@ -23,118 +23,250 @@ type event struct {
 	Type string
 }
 
-type petstoreEnvelope struct {
-	EventID   *string         `json:"eventId"`
-	ID        *string         `json:"id"`
-	EventType string          `json:"eventType"`
-	Timestamp string          `json:"timestamp"`
-	Data      json.RawMessage `json:"data"`
-}
+// errDuplicateKey: a field the ingress reads appears twice; which one counts would be a guess.
+var errDuplicateKey = errors.New("duplicate field")
 
 // parsePetstore checks a Modern PetstoreAPI envelope; maxAge bounds |now - timestamp|.
 func parsePetstore(body []byte, now time.Time, maxAge time.Duration) (event, error) {
-	var env petstoreEnvelope
-	if err := json.Unmarshal(body, &env); err != nil {
+	if !json.Valid(body) {
+		return event{}, errNotJSON
+	}
+	var eventID, legacyID, eventType, timestamp, data []byte
+	var dup, bad string
+	err := objectFields(body, func(k, v []byte) {
+		var dst *[]byte
+		switch {
+		case keyIs(k, "eventId"):
+			dst = &eventID
+		case keyIs(k, "id"):
+			dst = &legacyID
+		case keyIs(k, "eventType"):
+			dst = &eventType
+		case keyIs(k, "timestamp"):
+			dst = &timestamp
+		case keyIs(k, "data"):
+			dst = &data
+		default:
+			return
+		}
+		if *dst != nil {
+			dup = string(k)
+		}
+		*dst = v
+	})
+	if err != nil {
 		return event{}, fmt.Errorf("%w: %w", errNotJSON, err)
 	}
-	var id string
+	if dup != "" {
+		return event{}, fmt.Errorf("%w: %s", errDuplicateKey, dup)
+	}
+	str := func(name string, raw []byte) string {
+		if raw == nil || string(raw) == "null" {
+			return ""
+		}
+		v, ok := rawString(raw)
+		if !ok && bad == "" {
+			bad = name
+		}
+		return v
+	}
+	id, legacy, typ, ts := str("eventId", eventID), str("id", legacyID), str("eventType", eventType), str("timestamp", timestamp)
+	if bad != "" {
+		return event{}, fmt.Errorf("%w: %s is not a string", errInvalidField, bad)
+	}
+	if id == "" {
+		id = legacy // older doc pages name it `id`
+	}
 	switch {
-	case env.EventID != nil && *env.EventID != "":
-		id = *env.EventID
-	case env.ID != nil && *env.ID != "":
-		id = *env.ID // older doc pages name it `id`
-	default:
+	case id == "":
 		return event{}, fmt.Errorf("%w: eventId", errMissingField)
-	}
-	if !validEventID(id) {
+	case !validEventID(id):
 		return event{}, fmt.Errorf("%w: eventId", errInvalidField)
-	}
-	if env.EventType == "" {
+	case typ == "":
 		return event{}, fmt.Errorf("%w: eventType", errMissingField)
-	}
-	if !validHeaderValue(env.EventType) {
+	case !validHeaderValue(typ):
 		return event{}, fmt.Errorf("%w: eventType", errInvalidField)
-	}
-	if env.Timestamp == "" {
+	case ts == "":
 		return event{}, fmt.Errorf("%w: timestamp", errMissingField)
 	}
-	ts, err := time.Parse(time.RFC3339, env.Timestamp)
+	at, err := time.Parse(time.RFC3339, ts)
 	if err != nil {
 		return event{}, fmt.Errorf("%w: timestamp is not RFC 3339", errInvalidField)
 	}
-	if len(env.Data) > 0 && env.Data[0] != '{' && string(env.Data) != "null" {
+	if len(data) > 0 && data[0] != '{' && string(data) != "null" {
 		return event{}, fmt.Errorf("%w: data is not an object", errInvalidField)
 	}
-	if age := now.Sub(ts); age > maxAge || age < -maxAge {
-		return event{}, fmt.Errorf("%w: timestamp %s", errStaleEnvelope, env.Timestamp)
+	if age := now.Sub(at); age > maxAge || age < -maxAge {
+		return event{}, fmt.Errorf("%w: timestamp %s", errStaleEnvelope, ts)
 	}
-	return event{ID: id, Type: env.EventType}, nil
-}
-
-type bunjangEnvelope struct {
-	EventID        string `json:"eventId"`
-	EventType      string `json:"eventType"`
-	PayloadVersion string `json:"payloadVersion"`
-	Data           *struct {
-		OrderID    *json.Number `json:"orderId"`
-		OrderItems []struct {
-			OrderItemID *json.Number `json:"orderItemId"`
-			OrderStatus string       `json:"orderStatus"`
-		} `json:"orderItems"`
-	} `json:"data"`
+	return event{ID: id, Type: typ}, nil
 }
 
 // parseBunjang checks a Bunjang Open API order.status.changed envelope.
 func parseBunjang(body []byte) (event, error) {
-	var env bunjangEnvelope
-	if err := json.Unmarshal(body, &env); err != nil {
+	if !json.Valid(body) {
+		return event{}, errNotJSON
+	}
+	var eventID, eventType, version, data []byte
+	var dup string
+	err := objectFields(body, func(k, v []byte) {
+		var dst *[]byte
+		switch {
+		case keyIs(k, "eventId"):
+			dst = &eventID
+		case keyIs(k, "eventType"):
+			dst = &eventType
+		case keyIs(k, "payloadVersion"):
+			dst = &version
+		case keyIs(k, "data"):
+			dst = &data
+		default:
+			return
+		}
+		if *dst != nil {
+			dup = string(k)
+		}
+		*dst = v
+	})
+	if err != nil {
 		return event{}, fmt.Errorf("%w: %w", errNotJSON, err)
 	}
+	if dup != "" {
+		return event{}, fmt.Errorf("%w: %s", errDuplicateKey, dup)
+	}
+	id, idOK := optString(eventID)
+	typ, typOK := optString(eventType)
+	_, verOK := optString(version)
 	switch {
-	case env.EventID == "":
+	case !idOK || !typOK || !verOK:
+		return event{}, fmt.Errorf("%w: eventId, eventType and payloadVersion must be strings", errInvalidField)
+	case id == "":
 		return event{}, fmt.Errorf("%w: eventId", errMissingField)
-	case !validULID(env.EventID):
+	case !validULID(id):
 		return event{}, fmt.Errorf("%w: eventId is not a ULID", errInvalidField)
-	case env.EventType == "":
+	case typ == "":
 		return event{}, fmt.Errorf("%w: eventType", errMissingField)
-	case !validHeaderValue(env.EventType):
+	case !validHeaderValue(typ):
 		return event{}, fmt.Errorf("%w: eventType", errInvalidField)
-	case env.Data == nil:
+	case data == nil || string(data) == "null":
 		return event{}, fmt.Errorf("%w: data", errMissingField)
-	case env.Data.OrderID == nil:
+	case data[0] != '{':
+		return event{}, fmt.Errorf("%w: data is not an object", errInvalidField)
+	}
+	var orderID, items []byte
+	_ = objectFields(data, func(k, v []byte) { // data is an object: checked above
+		switch {
+		case keyIs(k, "orderId"):
+			if orderID != nil {
+				dup = "data." + string(k)
+			}
+			orderID = v
+		case keyIs(k, "orderItems"):
+			if items != nil {
+				dup = "data." + string(k)
+			}
+			items = v
+		}
+	})
+	switch {
+	case dup != "":
+		return event{}, fmt.Errorf("%w: %s", errDuplicateKey, dup)
+	case orderID == nil || string(orderID) == "null":
 		return event{}, fmt.Errorf("%w: data.orderId", errMissingField)
-	case len(env.Data.OrderItems) == 0:
+	case !rawNumber(orderID):
+		return event{}, fmt.Errorf("%w: data.orderId is not a number", errInvalidField)
+	case items == nil || string(items) == "null" || string(items) == "[]":
 		return event{}, fmt.Errorf("%w: data.orderItems", errMissingField)
+	case items[0] != '[':
+		return event{}, fmt.Errorf("%w: data.orderItems is not an array", errInvalidField)
 	}
-	for i, it := range env.Data.OrderItems {
-		if it.OrderItemID == nil {
-			return event{}, fmt.Errorf("%w: data.orderItems[%d].orderItemId", errMissingField, i)
+	var itemErr error
+	n := 0
+	_ = arrayElems(items, func(it []byte) { // items is an array: checked above
+		i := n
+		n++
+		if itemErr != nil {
+			return
 		}
-		if it.OrderStatus == "" {
-			return event{}, fmt.Errorf("%w: data.orderItems[%d].orderStatus", errMissingField, i)
+		if string(it) == "null" {
+			itemErr = fmt.Errorf("%w: data.orderItems[%d].orderItemId", errMissingField, i)
+			return
 		}
+		if it[0] != '{' {
+			itemErr = fmt.Errorf("%w: data.orderItems[%d] is not an object", errInvalidField, i)
+			return
+		}
+		var itemID, status []byte
+		_ = objectFields(it, func(k, v []byte) {
+			switch {
+			case keyIs(k, "orderItemId"):
+				if itemID != nil {
+					dup = fmt.Sprintf("data.orderItems[%d].orderItemId", i)
+				}
+				itemID = v
+			case keyIs(k, "orderStatus"):
+				if status != nil {
+					dup = fmt.Sprintf("data.orderItems[%d].orderStatus", i)
+				}
+				status = v
+			}
+		})
+		st, stOK := optString(status)
+		switch {
+		case dup != "":
+			itemErr = fmt.Errorf("%w: %s", errDuplicateKey, dup)
+		case itemID == nil || string(itemID) == "null":
+			itemErr = fmt.Errorf("%w: data.orderItems[%d].orderItemId", errMissingField, i)
+		case !rawNumber(itemID):
+			itemErr = fmt.Errorf("%w: data.orderItems[%d].orderItemId is not a number", errInvalidField, i)
+		case !stOK:
+			itemErr = fmt.Errorf("%w: data.orderItems[%d].orderStatus is not a string", errInvalidField, i)
+		case st == "":
+			itemErr = fmt.Errorf("%w: data.orderItems[%d].orderStatus", errMissingField, i)
+		}
+	})
+	if itemErr != nil {
+		return event{}, itemErr
 	}
-	return event{ID: env.EventID, Type: env.EventType}, nil
-}
-
-type standardEnvelope struct {
-	Type string `json:"type"`
+	return event{ID: id, Type: typ}, nil
 }
 
 // parseStandard checks a Standard Webhooks body: any JSON object; its `type`, if present, is the
 // event type. The event id is the webhook-id header.
 func parseStandard(body []byte, webhookID string) (event, error) {
-	var env standardEnvelope
-	if err := json.Unmarshal(body, &env); err != nil {
+	if !json.Valid(body) {
+		return event{}, errNotJSON
+	}
+	var typeRaw []byte
+	var dup bool
+	if err := objectFields(body, func(k, v []byte) {
+		if keyIs(k, "type") {
+			dup = typeRaw != nil
+			typeRaw = v
+		}
+	}); err != nil {
 		return event{}, fmt.Errorf("%w: %w", errNotJSON, err)
 	}
-	if !validEventID(webhookID) {
+	typ, ok := optString(typeRaw)
+	switch {
+	case dup:
+		return event{}, fmt.Errorf("%w: type", errDuplicateKey)
+	case !ok:
+		return event{}, fmt.Errorf("%w: type is not a string", errInvalidField)
+	case !validEventID(webhookID):
 		return event{}, fmt.Errorf("%w: webhook-id", errInvalidField)
-	}
-	if !validHeaderValue(env.Type) {
+	case !validHeaderValue(typ):
 		return event{}, fmt.Errorf("%w: type", errInvalidField)
 	}
-	return event{ID: webhookID, Type: env.Type}, nil
+	return event{ID: webhookID, Type: typ}, nil
+}
+
+// optString reads an optional string field: absent or null is "", a non-string is not ok.
+func optString(raw []byte) (string, bool) {
+	if raw == nil || string(raw) == "null" {
+		return "", true
+	}
+	return rawString(raw)
 }
 
 // validEventID: 1 to 256 printable ASCII characters, since the id goes into a message id and a

@@ -58,7 +58,9 @@ func TestParseBunjang(t *testing.T) {
 		{"ULID overflow", `{"eventId":"81K0AZRPB4N36H9NMDJRMYXM7A","eventType":"e","data":{"orderId":1,"orderItems":[{"orderItemId":1,"orderStatus":"S"}]}}`, errInvalidField},
 		{"no data", `{"eventId":"01K0AZRPB4N36H9NMDJRMYXM7A","eventType":"e"}`, errMissingField},
 		{"no orderId", `{"eventId":"01K0AZRPB4N36H9NMDJRMYXM7A","eventType":"e","data":{"orderItems":[{"orderItemId":1,"orderStatus":"S"}]}}`, errMissingField},
-		{"orderId not a number", `{"eventId":"01K0AZRPB4N36H9NMDJRMYXM7A","eventType":"e","data":{"orderId":"x1","orderItems":[{"orderItemId":1,"orderStatus":"S"}]}}`, errNotJSON},
+		{"orderId not a number", `{"eventId":"01K0AZRPB4N36H9NMDJRMYXM7A","eventType":"e","data":{"orderId":"x1","orderItems":[{"orderItemId":1,"orderStatus":"S"}]}}`, errInvalidField},
+		{"duplicate eventId", `{"eventId":"01K0AZRPB4N36H9NMDJRMYXM7A","eventId":"01K0AZRPB4N36H9NMDJRMYXM7B","eventType":"e","data":{"orderId":1,"orderItems":[{"orderItemId":1,"orderStatus":"S"}]}}`, errDuplicateKey},
+		{"escaped key", `{"event\u0049d":"01K0AZRPB4N36H9NMDJRMYXM7A","eventType":"e","data":{"orderId":1,"orderItems":[{"orderItemId":1,"orderStatus":"S"}]}}`, nil},
 		{"empty items", `{"eventId":"01K0AZRPB4N36H9NMDJRMYXM7A","eventType":"e","data":{"orderId":1,"orderItems":[]}}`, errMissingField},
 		{"item without status", `{"eventId":"01K0AZRPB4N36H9NMDJRMYXM7A","eventType":"e","data":{"orderId":1,"orderItems":[{"orderItemId":1}]}}`, errMissingField},
 	}

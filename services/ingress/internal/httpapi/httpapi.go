@@ -267,7 +267,7 @@ func malformedMessage(err error) string {
 	switch {
 	case errors.Is(err, errNotJSON):
 		return "body is not a JSON object"
-	case errors.Is(err, errMissingField), errors.Is(err, errInvalidField):
+	case errors.Is(err, errMissingField), errors.Is(err, errInvalidField), errors.Is(err, errDuplicateKey):
 		return err.Error() // names the field only; never echoes body content
 	default:
 		return "malformed payload"
