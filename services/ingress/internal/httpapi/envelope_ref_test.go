@@ -129,7 +129,6 @@ func refParseStandard(body []byte, webhookID string) (event, error) {
 	return event{ID: webhookID, Type: env.Type}, nil
 }
 
-
 // outcome is what a caller sees: accepted (with id and type), 401 stale, or 400.
 func outcome(ev event, err error) string {
 	switch {
@@ -236,4 +235,3 @@ func FuzzEnvelopeMatchesReference(f *testing.F) {
 		check("standard", outcome(parseStandard(body, "msg_1")), want)
 	})
 }
-
