@@ -236,10 +236,21 @@ log "load: $SECS s at $RATE req/s, $CONNS connections, up to $RETRIES retries pe
 bench_pid=$!
 t0=$(now_ms)
 
+bench_ended() {
+  local rc=0
+  { wait "$bench_pid"; } 2>/dev/null || rc=$?
+  bench_pid=""
+  cat "$work/bench.out" >&2
+  die "hookline bench ended before the faults were done (status $rc)"
+}
+
 at() { # wait until this share of the load has passed
   local target
   target=$((t0 + SECS * 1000 * $1 / 100))
-  while [ "$(now_ms)" -lt "$target" ]; do sleep 0.05; done
+  while [ "$(now_ms)" -lt "$target" ]; do
+    kill -0 "$bench_pid" 2>/dev/null || bench_ended
+    sleep 0.05
+  done
 }
 
 at 15
