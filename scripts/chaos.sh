@@ -69,6 +69,7 @@ ts() { date -u +%T.%3N; }
 now_ms() { date +%s%3N; }
 log() { printf '%s %s\n' "$(ts)" "$*" >&2; }
 die() { log "FAIL: $*"; exit 1; }
+run_start=$(now_ms)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/hookline-chaos.XXXXXX")
 bin=$work/exe
@@ -105,32 +106,30 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Free loopback ports, all different: the kernel's choice (bind to port 0) when python3 is
-# there, else random ports below the ephemeral range that nothing answers on.
-taken=" "
-free_port() {
-  local p
-  while :; do
-    if [ "$have_python" = 1 ]; then
-      p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-    else
-      p=$((20000 + RANDOM % 12000))
-      (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-    fi
-    case $taken in *" $p "*) continue ;; esac
-    taken+="$p "
-    port=$p
+# Free loopback ports, all different: the kernel's choice (bound to port 0, all held at once, in
+# one python3 call) when python3 is there, else random ports below the ephemeral range that
+# nothing answers on.
+free_ports() { # count
+  if [ "$have_python" = 1 ]; then
+    python3 -c 'import socket, sys
+ss = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in ss:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))' "$1"
     return
+  fi
+  local taken=" " p n=0
+  while [ "$n" -lt "$1" ]; do
+    p=$((20000 + RANDOM % 12000))
+    case $taken in *" $p "*) continue ;; esac
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+    taken+="$p "
+    n=$((n + 1))
   done
+  echo "$taken"
 }
-free_port; NATS_PORT=$port
-free_port; NATS_MON=$port
-free_port; REDIS_PORT=$port
-free_port; HTTP_PORT=$port
-free_port; INGRESS_ADMIN=$port
-free_port; DISPATCHER_ADMIN=$port
-free_port; WORKER1_ADMIN=$port
-free_port; WORKER2_ADMIN=$port
+read -r NATS_PORT NATS_MON REDIS_PORT HTTP_PORT INGRESS_ADMIN DISPATCHER_ADMIN WORKER1_ADMIN WORKER2_ADMIN <<<"$(free_ports 8)"
+[ -n "${WORKER2_ADMIN:-}" ] || die "could not find free ports"
 NATS_URL=nats://127.0.0.1:$NATS_PORT
 export NATS_URL REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
 export HOOKLINE_PETSTORE_SECRETS=chaos-petstore-secret HOOKLINE_BUNJANG_SECRETS=chaos-bunjang-secret
@@ -361,10 +360,10 @@ cmd="scripts/chaos.sh"
 # Render the section from the run's own outputs.
 if [ "$have_python" = 1 ]; then
   section=$(python3 - "$work/bench.json" "$work/verify.out" "$verdict" "$cmd" "$SECS" "$RATE" "$CONNS" "$RETRIES" \
-    "$DOWN" "$dlq" "$load_before" "$load_after" "$(printf '%s\n' "${faults[@]}")" "$(printf '%s; ' "${reasons[@]}")" <<'PY'
+    "$DOWN" "$dlq" "$load_before" "$load_after" "$(printf '%s\n' "${faults[@]}")" "$(printf '%s; ' "${reasons[@]}")" "$(since "$run_start")" <<'PY'
 import json, re, subprocess, sys, datetime, platform, os
 (bench_path, verify_path, verdict, cmd, secs, rate, conns, retries, down, dlq,
- load_before, load_after, faults, reasons) = sys.argv[1:15]
+ load_before, load_after, faults, reasons, total) = sys.argv[1:16]
 b = json.load(open(bench_path))
 v = open(verify_path).read()
 m = re.search(r"verified (\d+) orders and items \((\d+) uncertain, not judged\): (\d+) lost, (\d+) duplicated, (\d+) wrong state", v)
@@ -394,7 +393,8 @@ out.append(f"**{verdict}**" + (f" ({reasons.rstrip('; ')})" if verdict != "PASS"
            f"redis-server {redis}.")
 out.append("")
 out.append(f"Command: `{cmd}`: {secs} s of `hookline bench -rate {rate} -c {conns} -dup 0.1 -shuffle 0.3 "
-           f"-retries {retries}` against one ingress, two workers and a dispatcher; killed servers stay down {down} s.")
+           f"-retries {retries}` against one ingress, two workers and a dispatcher; killed servers stay down {down} s. "
+           f"The whole run (build, start, load, drain, verify) took {total}.")
 out.append("")
 out.append("Faults, as logged (UTC time, offset into the load):")
 out.append("")
@@ -436,4 +436,4 @@ PY
 fi
 printf '\n%s\n' "$section"
 [ "$verdict" = PASS ] || die "${reasons[*]}"
-log "PASS"
+log "PASS after $(since "$run_start")"
