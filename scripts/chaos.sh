@@ -56,7 +56,9 @@ for sig in "$INGRESS_SIG" "$NATS_SIG" "$REDIS_SIG"; do
   case $sig in TERM | KILL | INT) ;; *) echo "chaos: signals are TERM, INT or KILL, got $sig" >&2; exit 2 ;; esac
 done
 case "$SECS$RATE" in *[!0-9]*) echo "chaos: seconds and rate are whole numbers" >&2; exit 2 ;; esac
+[ ${#args[@]} -le 2 ] || { echo "chaos: at most two arguments, seconds and rate" >&2; exit 2; }
 [ "$SECS" -ge 10 ] || { echo "chaos: run at least 10 seconds" >&2; exit 2; }
+[ "$RATE" -ge 1 ] || { echo "chaos: the rate is at least 1 request/s" >&2; exit 2; }
 for tool in nats-server redis-server redis-cli curl go; do
   command -v "$tool" >/dev/null || { echo "chaos: $tool is not on PATH (scripts/deps.sh installs the servers)" >&2; exit 1; }
 done
