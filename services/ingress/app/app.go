@@ -184,8 +184,15 @@ func ensureStreams(ctx context.Context, pub *publish.Publisher, cfg Config, log 
 	}
 }
 
+// drain flushes and closes the connection. While NATS is unreachable there is nothing to drain:
+// publishes are never buffered while reconnecting (NoReconnectBuffer) and Flush has settled the
+// pending ones, so the connection is closed and the shutdown is still clean.
 func drain(ctx context.Context, nc *nats.Conn) error {
 	if err := nc.Drain(); err != nil {
+		if errors.Is(err, nats.ErrConnectionReconnecting) {
+			nc.Close()
+			return nil
+		}
 		return fmt.Errorf("drain nats: %w", err)
 	}
 	for !nc.IsClosed() {

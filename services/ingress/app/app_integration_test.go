@@ -432,6 +432,31 @@ func TestIngressNATSDownThenBack(t *testing.T) {
 	}
 }
 
+// A shutdown while NATS is down (a deploy during a broker restart) is still clean: nothing is
+// buffered while reconnecting, so there is nothing to drain and Run returns nil (exit status 0).
+func TestIngressStopsCleanlyDuringNATSOutage(t *testing.T) {
+	n := testkit.StartNATS(t)
+	in := startIngress(t, n, nil)
+	if resp, body := in.do(petstore("before-outage", "")); resp.StatusCode != 200 {
+		t.Fatalf("before outage: %d %s", resp.StatusCode, body)
+	}
+	n.Stop()
+	deadline := time.Now().Add(20 * time.Second)
+	for getStatus(t, in.admin+"/readyz") != 503 {
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz never reported the outage")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	start := time.Now()
+	if err := in.stop(); err != nil {
+		t.Fatalf("Run during a NATS outage = %v, want nil", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("shutdown took %s during the outage", took)
+	}
+}
+
 func getStatus(t *testing.T, url string) int {
 	t.Helper()
 	resp, err := http.Get(url)
