@@ -107,6 +107,9 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 
 	// The admin port answers (alive, not ready) while NATS is still coming up.
 	if err := ensureStreams(ctx, pub, cfg, log); err != nil {
+		if ctx.Err() != nil {
+			return stopAdminAnd(nil) // stopped before NATS was ever reachable: a clean stop
+		}
 		return stopAdminAnd(err)
 	}
 	streamsReady.Store(true)

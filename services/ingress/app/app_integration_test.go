@@ -635,3 +635,31 @@ func signJWT(t *testing.T, secret string, exp time.Time) string {
 	mac.Write([]byte(head + "." + claims))
 	return head + "." + claims + "." + enc.EncodeToString(mac.Sum(nil))
 }
+
+// Stopped before NATS was ever reachable (it keeps retrying in the background), the ingress
+// returns nil: a stop asked for is not a failure.
+func TestIngressStopsCleanlyBeforeNATS(t *testing.T) {
+	cfg, err := app.LoadConfig(func(k string) (string, bool) {
+		v, ok := map[string]string{
+			"NATS_URL": fmt.Sprintf("nats://127.0.0.1:%d", testkit.FreePort(t)), "HOOKLINE_HTTP_ADDR": "127.0.0.1:0",
+			"HOOKLINE_ADMIN_ADDR": "127.0.0.1:0", "HOOKLINE_PETSTORE_SECRETS": petSecret,
+		}[k]
+		return v, ok
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx, cfg, zap.NewNop()) }()
+	time.Sleep(700 * time.Millisecond) // it is retrying the streams now
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run = %v, want nil", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return")
+	}
+}

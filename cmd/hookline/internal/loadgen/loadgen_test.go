@@ -185,3 +185,22 @@ func TestRunCountsAndRetries(t *testing.T) {
 		t.Fatalf("oracle %d keys, %d uncertain", len(res.Expected), len(res.Uncertain))
 	}
 }
+
+// At a fixed rate a run sends at most rate × duration requests: no slot past the end.
+func TestFixedRateSendsNoExtraRequest(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	res, err := Run(context.Background(), Options{
+		Target: srv.URL, Concurrency: 4, Rate: 200, Duration: 300 * time.Millisecond,
+		Scenario: Scenario{Orders: 5, PetstoreShare: 1, PetstoreSecret: []byte("p"), RunID: "t"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests > 60 || res.Requests == 0 {
+		t.Fatalf("%d requests at 200/s for 300ms, want at most 60", res.Requests)
+	}
+}

@@ -163,6 +163,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				var intended time.Time
 				if interval > 0 {
 					intended = start.Add(time.Duration(n-1) * interval)
+					if o.Duration > 0 && intended.Sub(start) >= o.Duration {
+						return // the slot lies past the run: rate × duration requests in all
+					}
 					if d := time.Until(intended); d > 0 {
 						select {
 						case <-ctx.Done():
