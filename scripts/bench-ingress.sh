@@ -54,13 +54,15 @@ for r in $(seq 1 "$ROUNDS"); do
   read -r i_rps i_p50 i_p99 i_n i_bad < <(run_wrk "http://127.0.0.1:$HTTP_PORT" "$work/in")
   msgs_after=$("$work/hookline" bench stream-count -nats "nats://127.0.0.1:$NATS_PORT")
   ok=$(( i_n - i_bad )); new=$(( msgs_after - msgs_before ))
-  persisted="yes ($new of $ok)"; [ "$new" -eq "$ok" ] || persisted="NO ($new of $ok)"
+  # wrk drops the requests in flight when its time is up: the ingress stored them, wrk never read
+  # their answers, so the stream may hold a few more messages than wrk counted 2xx.
+  persisted="yes: $new stored for $ok 2xx"; [ "$new" -ge "$ok" ] || persisted="NO: $new stored for $ok 2xx"
   ratio=$(awk -v a="$i_rps" -v b="$b_rps" 'BEGIN {printf "%.2f", a/b}')
   echo "round $r: bare $b_rps req/s, ingress $i_rps req/s (ratio $ratio), every 2xx stored: $persisted" >&2
   rows+=("| $r | $b_rps | $b_p50 / $b_p99 | $i_rps | $i_p50 / $i_p99 | $ratio | $i_bad | $persisted |")
 done
 
-"$work/hookline" bench -q -rate 1000 -d 20s -c 32 -target "http://127.0.0.1:$HTTP_PORT" -check-nats "nats://127.0.0.1:$NATS_PORT" >"$work/rate.out"
+"$work/hookline" bench -q -rate 1000 -d 20s -c 32 -target "http://127.0.0.1:$HTTP_PORT" -nats "nats://127.0.0.1:$NATS_PORT" >"$work/rate.out"
 fixed=$(awk '/^latency/ {printf "p50 %s, p90 %s, p99 %s, p99.9 %s, max %s", $3, $5, $7, $9, $11}' "$work/rate.out")
 fixed_n=$(awk '/^requests/ {print $2; exit}' "$work/rate.out")
 fixed_p=$(awk '/^persisted/ {print $2 " stored for " $8 " acknowledged"}' "$work/rate.out")
