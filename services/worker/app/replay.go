@@ -157,8 +157,7 @@ func Replay(ctx context.Context, cfg Config, log *zap.Logger, o ReplayOptions) (
 		if err != nil {
 			if ctx.Err() != nil {
 				stop()
-				<-loopErr
-				return progress, fmt.Errorf("replay: %w", ctx.Err())
+				return progress, fmt.Errorf("replay: %w", errors.Join(ctx.Err(), <-loopErr))
 			}
 			continue // a passing NATS hiccup; the loop retries on its own
 		}

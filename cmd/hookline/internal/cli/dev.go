@@ -42,7 +42,8 @@ func runDev(ctx context.Context, env Env) error {
 	}
 	lookup := withDevDefaults(env.Lookup)
 
-	natsURL, embedded := "", (*server.Server)(nil)
+	var natsURL string
+	var embedded *server.Server
 	if v, ok := env.Lookup("NATS_URL"); ok && v != "" {
 		natsURL = v
 	} else {

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	mrand "math/rand/v2"
 	"net/http"
@@ -130,7 +131,7 @@ func TestWriteCorpus(t *testing.T) {
 		n := 0
 		for {
 			line, err := r.ReadString('\n')
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {
