@@ -31,35 +31,15 @@ func parsePetstore(body []byte, now time.Time, maxAge time.Duration) (event, err
 	if !json.Valid(body) {
 		return event{}, errNotJSON
 	}
-	var eventID, legacyID, eventType, timestamp, data []byte
-	var dup, bad string
-	err := objectFields(body, func(k, v []byte) {
-		var dst *[]byte
-		switch {
-		case keyIs(k, "eventId"):
-			dst = &eventID
-		case keyIs(k, "id"):
-			dst = &legacyID
-		case keyIs(k, "eventType"):
-			dst = &eventType
-		case keyIs(k, "timestamp"):
-			dst = &timestamp
-		case keyIs(k, "data"):
-			dst = &data
-		default:
-			return
-		}
-		if *dst != nil {
-			dup = string(k)
-		}
-		*dst = v
-	})
+	f, dup, err := pick(body, "eventId", "id", "eventType", "timestamp", "data")
 	if err != nil {
 		return event{}, fmt.Errorf("%w: %w", errNotJSON, err)
 	}
 	if dup != "" {
 		return event{}, fmt.Errorf("%w: %s", errDuplicateKey, dup)
 	}
+	eventID, legacyID, eventType, timestamp, data := f[0], f[1], f[2], f[3], f[4]
+	var bad string
 	str := func(name string, raw []byte) string {
 		if raw == nil || string(raw) == "null" {
 			return ""
@@ -107,33 +87,14 @@ func parseBunjang(body []byte) (event, error) {
 	if !json.Valid(body) {
 		return event{}, errNotJSON
 	}
-	var eventID, eventType, version, data []byte
-	var dup string
-	err := objectFields(body, func(k, v []byte) {
-		var dst *[]byte
-		switch {
-		case keyIs(k, "eventId"):
-			dst = &eventID
-		case keyIs(k, "eventType"):
-			dst = &eventType
-		case keyIs(k, "payloadVersion"):
-			dst = &version
-		case keyIs(k, "data"):
-			dst = &data
-		default:
-			return
-		}
-		if *dst != nil {
-			dup = string(k)
-		}
-		*dst = v
-	})
+	f, dup, err := pick(body, "eventId", "eventType", "payloadVersion", "data")
 	if err != nil {
 		return event{}, fmt.Errorf("%w: %w", errNotJSON, err)
 	}
 	if dup != "" {
 		return event{}, fmt.Errorf("%w: %s", errDuplicateKey, dup)
 	}
+	eventID, eventType, version, data := f[0], f[1], f[2], f[3]
 	id, idOK := optString(eventID)
 	typ, typOK := optString(eventType)
 	_, verOK := optString(version)
@@ -153,24 +114,11 @@ func parseBunjang(body []byte) (event, error) {
 	case data[0] != '{':
 		return event{}, fmt.Errorf("%w: data is not an object", errInvalidField)
 	}
-	var orderID, items []byte
-	_ = objectFields(data, func(k, v []byte) { // data is an object: checked above
-		switch {
-		case keyIs(k, "orderId"):
-			if orderID != nil {
-				dup = "data." + string(k)
-			}
-			orderID = v
-		case keyIs(k, "orderItems"):
-			if items != nil {
-				dup = "data." + string(k)
-			}
-			items = v
-		}
-	})
+	d, dup, _ := pick(data, "orderId", "orderItems") // data is an object: checked above
+	orderID, items := d[0], d[1]
 	switch {
 	case dup != "":
-		return event{}, fmt.Errorf("%w: %s", errDuplicateKey, dup)
+		return event{}, fmt.Errorf("%w: data.%s", errDuplicateKey, dup)
 	case orderID == nil || string(orderID) == "null":
 		return event{}, fmt.Errorf("%w: data.orderId", errMissingField)
 	case !rawNumber(orderID):
@@ -196,25 +144,12 @@ func parseBunjang(body []byte) (event, error) {
 			itemErr = fmt.Errorf("%w: data.orderItems[%d] is not an object", errInvalidField, i)
 			return
 		}
-		var itemID, status []byte
-		_ = objectFields(it, func(k, v []byte) {
-			switch {
-			case keyIs(k, "orderItemId"):
-				if itemID != nil {
-					dup = fmt.Sprintf("data.orderItems[%d].orderItemId", i)
-				}
-				itemID = v
-			case keyIs(k, "orderStatus"):
-				if status != nil {
-					dup = fmt.Sprintf("data.orderItems[%d].orderStatus", i)
-				}
-				status = v
-			}
-		})
+		f, dup, _ := pick(it, "orderItemId", "orderStatus") // it is an object: checked above
+		itemID, status := f[0], f[1]
 		st, stOK := optString(status)
 		switch {
 		case dup != "":
-			itemErr = fmt.Errorf("%w: %s", errDuplicateKey, dup)
+			itemErr = fmt.Errorf("%w: data.orderItems[%d].%s", errDuplicateKey, i, dup)
 		case itemID == nil || string(itemID) == "null":
 			itemErr = fmt.Errorf("%w: data.orderItems[%d].orderItemId", errMissingField, i)
 		case !rawNumber(itemID):
@@ -237,19 +172,14 @@ func parseStandard(body []byte, webhookID string) (event, error) {
 	if !json.Valid(body) {
 		return event{}, errNotJSON
 	}
-	var typeRaw []byte
-	var dup bool
-	if err := objectFields(body, func(k, v []byte) {
-		if keyIs(k, "type") {
-			dup = typeRaw != nil
-			typeRaw = v
-		}
-	}); err != nil {
+	f, dup, err := pick(body, "type")
+	if err != nil {
 		return event{}, fmt.Errorf("%w: %w", errNotJSON, err)
 	}
+	typeRaw := f[0]
 	typ, ok := optString(typeRaw)
 	switch {
-	case dup:
+	case dup != "":
 		return event{}, fmt.Errorf("%w: type", errDuplicateKey)
 	case !ok:
 		return event{}, fmt.Errorf("%w: type is not a string", errInvalidField)

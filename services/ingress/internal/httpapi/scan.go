@@ -41,6 +41,24 @@ func objectFields(v []byte, fn func(key, val []byte)) error {
 	return nil
 }
 
+// pick returns the raw values of the named members of the JSON object v (valid JSON), in the
+// order of names (nil where absent), and the first name that appears twice.
+func pick(v []byte, names ...string) (vals [][]byte, dup string, err error) {
+	vals = make([][]byte, len(names))
+	err = objectFields(v, func(k, val []byte) {
+		for i, n := range names {
+			if keyIs(k, n) {
+				if vals[i] != nil && dup == "" {
+					dup = n
+				}
+				vals[i] = val
+				return
+			}
+		}
+	})
+	return vals, dup, err
+}
+
 // arrayElems calls fn for every element of the JSON array v (valid JSON).
 func arrayElems(v []byte, fn func(elem []byte)) error {
 	i := skipSpace(v, 0)
