@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -71,5 +72,21 @@ func TestDescribeDeadLetter(t *testing.T) {
 				t.Fatal("provider filter does not select by provider")
 			}
 		})
+	}
+}
+
+func TestDialable(t *testing.T) {
+	tests := []struct {
+		give net.Addr
+		want string
+	}{
+		{&net.TCPAddr{IP: net.IPv6unspecified, Port: 8080}, "127.0.0.1:8080"},
+		{&net.TCPAddr{IP: net.IPv4zero, Port: 8080}, "127.0.0.1:8080"},
+		{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}, "127.0.0.1:9"},
+	}
+	for _, tt := range tests {
+		if got := dialable(tt.give); got != tt.want {
+			t.Errorf("dialable(%v) = %q, want %q", tt.give, got, tt.want)
+		}
 	}
 }

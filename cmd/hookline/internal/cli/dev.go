@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -150,7 +151,7 @@ func runDev(ctx context.Context, env Env) error {
 			if embedded != nil {
 				natsNote += " (embedded, data in " + filepath.Join(*data, "nats") + ")"
 			}
-			banner(env, pub.String(), readyURLs, natsNote, redisURL)
+			banner(env, dialable(pub), readyURLs, natsNote, redisURL)
 		}
 	}
 	wg.Wait()
@@ -160,6 +161,15 @@ func runDev(ctx context.Context, env Env) error {
 		all = append(all, e)
 	}
 	return errors.Join(all...)
+}
+
+// dialable turns a listener bound to every interface ([::]:8080) into an address a client can
+// use (127.0.0.1:8080).
+func dialable(a net.Addr) string {
+	if t, ok := a.(*net.TCPAddr); ok && t.IP.IsUnspecified() {
+		return net.JoinHostPort("127.0.0.1", strconv.Itoa(t.Port))
+	}
+	return a.String()
 }
 
 func startEmbeddedNATS(dir string, port int) (*server.Server, error) {
