@@ -70,17 +70,9 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	ropts, err := redis.ParseURL(cfg.Base.RedisURL)
+	ropts, err := redisOptions(cfg.Base.RedisURL)
 	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
-	}
-	if ropts.PoolSize == 0 {
-		// Handlers share a few pipelines (see orders.Store); the rest serves queries and checks.
-		ropts.PoolSize = 16
-	}
-	if ropts.DialerRetries == 0 {
-		// Fail fast while Redis is down: the message is redelivered after a backoff anyway.
-		ropts.DialerRetries = 2
+		return err
 	}
 	ln := cfg.AdminListener
 	if ln == nil {
@@ -252,4 +244,21 @@ func drainConn(nc *nats.Conn, log *zap.Logger) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	nc.Close()
+}
+
+// redisOptions reads REDIS_URL with the worker's client defaults: handlers share a few
+// pipelines (see orders.Store), so a small pool; and dials fail fast while Redis is down, since
+// the message is redelivered after a backoff anyway.
+func redisOptions(url string) (*redis.Options, error) {
+	o, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	if o.PoolSize == 0 {
+		o.PoolSize = 16
+	}
+	if o.DialerRetries == 0 {
+		o.DialerRetries = 2
+	}
+	return o, nil
 }

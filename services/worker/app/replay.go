@@ -61,9 +61,9 @@ func Replay(ctx context.Context, cfg Config, log *zap.Logger, o ReplayOptions) (
 	if err != nil {
 		return ReplayProgress{}, err
 	}
-	ropts, err := redis.ParseURL(cfg.Base.RedisURL)
+	ropts, err := redisOptions(cfg.Base.RedisURL)
 	if err != nil {
-		return ReplayProgress{}, fmt.Errorf("REDIS_URL: %w", err)
+		return ReplayProgress{}, err
 	}
 	rdb := redis.NewClient(ropts)
 	defer rdb.Close()
