@@ -39,6 +39,7 @@ type NATS struct {
 	Dir  string
 
 	binary   bool
+	opts     NATSOptions
 	embedded *server.Server
 	cmd      *exec.Cmd
 }
@@ -46,19 +47,32 @@ type NATS struct {
 // StartNATS starts a server and stops it when the test ends.
 func StartNATS(t testing.TB) *NATS {
 	t.Helper()
-	return startNATS(t, Binary())
+	return startNATS(t, Binary(), NATSOptions{})
 }
 
 // StartNATSProcess always runs the nats-server binary in its own process, for tests that must
 // see only their own goroutines (leak checks).
 func StartNATSProcess(t testing.TB) *NATS {
 	t.Helper()
-	return startNATS(t, true)
+	return startNATS(t, true, NATSOptions{})
 }
 
-func startNATS(t testing.TB, binary bool) *NATS {
+// NATSOptions change the server's limits; zero values keep the server's defaults.
+type NATSOptions struct {
+	// MaxPayload is the server's max_payload in bytes (default 1 MiB): a small one makes tests
+	// at the message size limit cheap.
+	MaxPayload int32
+}
+
+// StartNATSWith is StartNATS with options.
+func StartNATSWith(t testing.TB, o NATSOptions) *NATS {
 	t.Helper()
-	n := &NATS{t: t, Port: FreePort(t), Dir: t.TempDir(), binary: binary}
+	return startNATS(t, Binary(), o)
+}
+
+func startNATS(t testing.TB, binary bool, o NATSOptions) *NATS {
+	t.Helper()
+	n := &NATS{t: t, Port: FreePort(t), Dir: t.TempDir(), binary: binary, opts: o}
 	n.URL = fmt.Sprintf("nats://127.0.0.1:%d", n.Port)
 	n.Start()
 	t.Cleanup(n.Stop)
@@ -76,7 +90,15 @@ func (n *NATS) Start() {
 		return
 	}
 	if n.binary {
-		cmd := exec.Command("nats-server", "-a", "127.0.0.1", "-p", strconv.Itoa(n.Port), "-js", "-sd", n.Dir)
+		args := []string{"-a", "127.0.0.1", "-p", strconv.Itoa(n.Port), "-js", "-sd", n.Dir}
+		if n.opts.MaxPayload > 0 {
+			conf := filepath.Join(n.Dir, "limits.conf")
+			if err := os.WriteFile(conf, []byte(fmt.Sprintf("max_payload: %d\n", n.opts.MaxPayload)), 0o600); err != nil {
+				n.t.Fatalf("nats-server config: %v", err)
+			}
+			args = append(args, "-c", conf)
+		}
+		cmd := exec.Command("nats-server", args...)
 		cmd.Stdout, cmd.Stderr = nil, nil
 		if err := cmd.Start(); err != nil {
 			n.t.Fatalf("start nats-server: %v", err)
@@ -85,7 +107,7 @@ func (n *NATS) Start() {
 	} else {
 		srv, err := server.NewServer(&server.Options{
 			Host: "127.0.0.1", Port: n.Port, JetStream: true, StoreDir: n.Dir,
-			NoLog: true, NoSigs: true,
+			NoLog: true, NoSigs: true, MaxPayload: n.opts.MaxPayload,
 		})
 		if err != nil {
 			n.t.Fatalf("embedded nats: %v", err)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -34,6 +35,20 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Pprof mounts /debug/pprof on the admin port (HOOKLINE_PPROF).
 	Pprof bool
+	// MaxBodyExplicit: HOOKLINE_MAX_BODY_BYTES was set. An explicit limit the NATS server cannot
+	// store is a start-up error; the default is lowered to fit, with a warning.
+	MaxBodyExplicit bool
+	// ReadTimeout bounds reading one request, body included (HOOKLINE_READ_TIMEOUT); a body not
+	// in by then is answered 503 with Retry-After and the connection closed.
+	ReadTimeout time.Duration
+	// TrustedProxies are the peers whose X-Forwarded-For is believed for the client address
+	// (HOOKLINE_TRUSTED_PROXIES, CIDRs; empty: the TCP peer address is the client).
+	TrustedProxies []netip.Prefix
+	// FailedVerifyRPS and FailedVerifyBurst limit failed signature verifications per client
+	// address (HOOKLINE_FAILED_VERIFY_RPS, default 5; HOOKLINE_FAILED_VERIFY_BURST, default 20;
+	// RPS 0: off).
+	FailedVerifyRPS   float64
+	FailedVerifyBurst int
 	// OnListen, if set, is called with the bound addresses once both ports listen (tests bind
 	// port 0 and learn the ports here).
 	OnListen func(public, admin net.Addr)
@@ -52,12 +67,66 @@ func LoadConfig(lookup config.Lookup) (Config, error) {
 	}
 	e := config.NewEnv(lookup)
 	c := Config{
-		Config:          base,
-		PublishTimeout:  e.Duration("HOOKLINE_PUBLISH_TIMEOUT", 2*time.Second),
-		ShutdownTimeout: e.Duration("HOOKLINE_SHUTDOWN_TIMEOUT", 15*time.Second),
-		Pprof:           e.Bool("HOOKLINE_PPROF", false),
+		Config:            base,
+		PublishTimeout:    e.Duration("HOOKLINE_PUBLISH_TIMEOUT", 2*time.Second),
+		ShutdownTimeout:   e.Duration("HOOKLINE_SHUTDOWN_TIMEOUT", 15*time.Second),
+		Pprof:             e.Bool("HOOKLINE_PPROF", false),
+		MaxBodyExplicit:   e.String(envMaxBody, "") != "",
+		ReadTimeout:       e.Duration("HOOKLINE_READ_TIMEOUT", 30*time.Second),
+		FailedVerifyRPS:   e.Float("HOOKLINE_FAILED_VERIFY_RPS", 5),
+		FailedVerifyBurst: e.Int("HOOKLINE_FAILED_VERIFY_BURST", 20, 1, 1<<20),
+	}
+	for _, v := range e.List("HOOKLINE_TRUSTED_PROXIES") {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			e.Fail("HOOKLINE_TRUSTED_PROXIES", "want CIDRs such as 10.0.0.0/8, got %q", v)
+			break
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
 	}
 	return c, e.Err()
+}
+
+const envMaxBody = "HOOKLINE_MAX_BODY_BYTES"
+
+// clientIP is the extractor for the client address: the TCP peer, or with trusted proxies the
+// right-most X-Forwarded-For entry not from a trusted proxy (loopback, link-local and private
+// peers are trusted only when listed).
+func clientIP(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		opts = append(opts, echo.TrustIPRange(prefixNet(p)))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+func prefixNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+// bodyLimit is the largest body the server behind nc can store with its headers: the configured
+// limit, or less when max_payload (less httpapi.HeaderReserve) is smaller. An explicitly
+// configured limit over it is an error naming both numbers; the default is lowered with a
+// warning.
+func bodyLimit(cfg Config, maxPayload int64, log *zap.Logger) (int64, error) {
+	fits := maxPayload - httpapi.HeaderReserve
+	if fits < 1 {
+		return 0, fmt.Errorf("%w: NATS max_payload %d leaves no room for a body after %d bytes of headers",
+			config.ErrInvalid, maxPayload, httpapi.HeaderReserve)
+	}
+	if cfg.MaxBodyBytes <= fits {
+		return cfg.MaxBodyBytes, nil
+	}
+	if cfg.MaxBodyExplicit {
+		return 0, fmt.Errorf("%w: %s: %d is over the %d bytes the NATS server can store (max_payload %d less %d for headers)",
+			config.ErrInvalid, envMaxBody, cfg.MaxBodyBytes, fits, maxPayload, httpapi.HeaderReserve)
+	}
+	log.Warn("body limit lowered to fit the NATS server's max_payload",
+		zap.Int64("default", cfg.MaxBodyBytes), zap.Int64("max_body_bytes", fits), zap.Int64("max_payload", maxPayload))
+	return fits, nil
 }
 
 var errStreamsNotReady = errors.New("streams not created yet")
@@ -87,7 +156,9 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	})
 	metrics := httpapi.NewMetrics(adm.Registry())
 	keeper := newStreamKeeper(pub, pub.JetStream(), cfg.Streams, log)
-	api, err := httpapi.New(cfg.Config, keeper, metrics, log, httpapi.Options{Now: cfg.Now, RetryAfter503: cfg.PublishTimeout})
+	ipOf := clientIP(cfg.TrustedProxies)
+	api, err := httpapi.New(cfg.Config, keeper, metrics, log, httpapi.Options{Now: cfg.Now, RetryAfter503: cfg.PublishTimeout,
+		ClientIP: ipOf, FailedVerifyRPS: cfg.FailedVerifyRPS, FailedVerifyBurst: cfg.FailedVerifyBurst})
 	if err != nil {
 		return err
 	}
@@ -112,6 +183,11 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		}
 		return stopAdminAnd(err)
 	}
+	maxBody, err := bodyLimit(cfg, pub.MaxPayload(), log)
+	if err != nil {
+		return stopAdminAnd(err)
+	}
+	api.LimitBody(maxBody)
 	streamsReady.Store(true)
 	keeperCtx, stopKeeper := context.WithCancel(ctx)
 	defer stopKeeper()
@@ -120,9 +196,12 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = httpapi.ErrorHandler(log)
+	e.IPExtractor = ipOf
 	e.Use(middleware.Recover())
 	api.Register(e)
-	intake := callbacks.New(cfg.Config, keeper, log, callbacks.Options{RetryAfter: cfg.PublishTimeout})
+	cbCfg := *cfg.Config // the callback body limit fits max_payload too
+	cbCfg.MaxBodyBytes = maxBody
+	intake := callbacks.New(&cbCfg, keeper, log, callbacks.Options{RetryAfter: cfg.PublishTimeout})
 	e.POST(callbacks.Route, intake.Handle)
 
 	publicLn, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -134,8 +213,11 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		cfg.OnListen(publicLn.Addr(), adminLn.Addr())
 	}
 
-	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
+	// The write deadline runs from the end of the headers, the read deadline from the first
+	// byte: writes get the read timeout plus the publish timeout and a margin, so a body that
+	// arrives at the last moment still gets its answer, and so does a read that timed out (503).
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: min(10*time.Second, cfg.ReadTimeout), ReadTimeout: cfg.ReadTimeout,
+		WriteTimeout: cfg.ReadTimeout + cfg.PublishTimeout + 5*time.Second, IdleTimeout: 120 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(publicLn) }()
 

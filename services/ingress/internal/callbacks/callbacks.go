@@ -174,7 +174,7 @@ func (h *Handler) Handle(c echo.Context) error {
 			return problem.New(http.StatusRequestEntityTooLarge, problem.CodePayloadTooLarge,
 				fmt.Sprintf("body is over %d bytes", h.maxBody))
 		}
-		return problem.Wrap(http.StatusBadRequest, problem.CodeMalformedPayload, "could not read the body", err)
+		return problem.ReadFailed(h.retry, err)
 	}
 	cb, err := parseBody(body)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/hookline/hookline/pkg/streams"
 	"github.com/hookline/hookline/pkg/webhook"
 	"github.com/hookline/hookline/services/ingress/internal/problem"
+	"github.com/hookline/hookline/services/ingress/internal/publish"
 	"github.com/labstack/echo/v4"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -61,6 +62,8 @@ type API struct {
 	maxBody  int64
 	retry503 time.Duration
 	now      func() time.Time
+	clientIP echo.IPExtractor
+	failed   *addrLimiter // failed verifications per client address; nil: no limit
 
 	tenants map[string]*tenant
 	sources map[string]*route // Standard Webhooks sources: fixed tenant
@@ -73,7 +76,19 @@ type Options struct {
 	Now func() time.Time
 	// RetryAfter503 is the Retry-After of a 503 (default 1s).
 	RetryAfter503 time.Duration
+	// ClientIP gives the client address failed verifications are counted against (default
+	// echo.ExtractIPDirect(): the TCP peer, never a forwarded-for header).
+	ClientIP echo.IPExtractor
+	// FailedVerifyRPS and FailedVerifyBurst are the token bucket of failed verifications per
+	// client address (RPS 0: no limit).
+	FailedVerifyRPS   float64
+	FailedVerifyBurst int
 }
+
+// HeaderReserve is the room a stored webhook's headers may take in a NATS message (Nats-Msg-Id,
+// the Hookline-* headers, a traceparent and tracestate): the largest body the ingress accepts is
+// the server's max_payload less this.
+const HeaderReserve = 4096
 
 // New builds the API from the configuration, constructing every verifier once. A secret the
 // verifier cannot use is a configuration error naming the provider and tenant.
@@ -84,8 +99,16 @@ func New(cfg *config.Config, pub Publisher, m *Metrics, log *zap.Logger, o Optio
 	if o.RetryAfter503 <= 0 {
 		o.RetryAfter503 = time.Second
 	}
+	if o.ClientIP == nil {
+		o.ClientIP = echo.ExtractIPDirect()
+	}
+	failed, err := newAddrLimiter(o.FailedVerifyRPS, o.FailedVerifyBurst, defaultAddrLimiterSize)
+	if err != nil {
+		return nil, fmt.Errorf("failed-verification limiter: %w", err)
+	}
 	a := &API{
 		log: log, pub: pub, metrics: m, maxBody: cfg.MaxBodyBytes, retry503: o.RetryAfter503, now: o.Now,
+		clientIP: o.ClientIP, failed: failed,
 		tenants: map[string]*tenant{}, sources: map[string]*route{},
 		builtin: map[string]bool{config.ProviderPetstore: true, config.ProviderBunjang: true},
 	}
@@ -94,7 +117,7 @@ func New(cfg *config.Config, pub Publisher, m *Metrics, log *zap.Logger, o Optio
 		t := &tenant{id: id, routes: map[string]*route{}}
 		if tc.RateLimit.RPS > 0 {
 			t.limiter = rate.NewLimiter(rate.Limit(tc.RateLimit.RPS), tc.RateLimit.Burst)
-			t.retry = time.Duration(math.Ceil(1/tc.RateLimit.RPS)) * time.Second
+			t.retry = retryAfter(tc.RateLimit.RPS)
 		}
 		for name, p := range tc.Providers {
 			r := &route{provider: name, tenant: t}
@@ -134,6 +157,13 @@ func secretBytes(ss []config.Secret) [][]byte {
 	}
 	return out
 }
+
+// LimitBody lowers the body limit to n bytes (the ingress calls it once it knows the server's
+// max_payload, before Register).
+func (a *API) LimitBody(n int64) { a.maxBody = min(a.maxBody, n) }
+
+// MaxBody is the largest body accepted.
+func (a *API) MaxBody() int64 { return a.maxBody }
 
 // Register mounts the routes on e.
 func (a *API) Register(e *echo.Echo) {
@@ -209,20 +239,29 @@ func (a *API) logRejected(r *route, ev event, status int, err error) {
 	a.log.Info("webhook rejected", fields...)
 }
 
-// accept runs the checks in order (rate limit, size, signature, envelope), then stores the raw
-// body and returns the success status once JetStream has acknowledged it.
+// accept runs the checks in order (size, the client address's failed-verification budget,
+// signature, the tenant's rate limit, envelope), then stores the raw body and returns the success
+// status once JetStream has acknowledged it. Only verified requests count towards the tenant's
+// limit; failed verifications count towards their address's, and an address that used it up is
+// answered 429 without verifying.
 func (a *API) accept(c echo.Context, r *route) (int, event, error) {
-	if lim := r.tenant.limiter; lim != nil && !lim.Allow() {
-		return 0, event{}, &problem.Problem{Status: http.StatusTooManyRequests, Code: problem.CodeRateLimited,
-			Message: "rate limit exceeded for this tenant", RetryAfter: r.tenant.retry}
-	}
 	req := c.Request()
-	body, err := readBody(req, a.maxBody)
+	body, err := readBody(req, a.maxBody, a.retry503)
 	if err != nil {
 		return 0, event{}, err
 	}
+	ip := a.clientIP(req)
+	if a.failed.exhausted(ip) {
+		return 0, event{}, &problem.Problem{Status: http.StatusTooManyRequests, Code: problem.CodeRateLimited,
+			Message: "too many failed verifications from this address", RetryAfter: a.failed.retry}
+	}
 	if err := r.verifier.Verify(req.Header, body); err != nil {
+		a.failed.failed(ip)
 		return 0, event{}, signatureProblem(err)
+	}
+	if lim := r.tenant.limiter; lim != nil && !lim.Allow() {
+		return 0, event{}, &problem.Problem{Status: http.StatusTooManyRequests, Code: problem.CodeRateLimited,
+			Message: "rate limit exceeded for this tenant", RetryAfter: r.tenant.retry}
 	}
 	ev, err := a.parse(r, req.Header, body)
 	if err != nil {
@@ -241,8 +280,16 @@ func (a *API) accept(c echo.Context, r *route) (int, event, error) {
 	msg.Header[streams.HeaderEventType] = []string{ev.Type}
 	msg.Header[streams.HeaderReceivedAt] = []string{time.Now().UTC().Format(streams.ReceivedAtLayout)}
 	pubStart := time.Now()
-	_, err = a.pub.Publish(req.Context(), msg, streams.WebhookMsgID(r.provider, r.tenant.id, ev.ID))
+	// Once sent, the publish's outcome is awaited whatever the client does: a client that hangs
+	// up now must not turn a stored message into a "not stored" log line and a counted 503.
+	_, err = a.pub.Publish(context.WithoutCancel(req.Context()), msg, streams.WebhookMsgID(r.provider, r.tenant.id, ev.ID))
 	a.metrics.ObservePublish(streams.Webhooks, err == nil, time.Since(pubStart))
+	if errors.Is(err, publish.ErrTooLarge) {
+		// The body fits the limit but not with these headers (an event id or type of kilobytes):
+		// it can never be stored, so a 503 would be retried for ever.
+		return 0, ev, problem.Wrap(http.StatusRequestEntityTooLarge, problem.CodePayloadTooLarge,
+			"body and its event headers are over what the message store accepts", err)
+	}
 	if err != nil {
 		return 0, ev, problem.Unavailable(a.retry503, err)
 	}
@@ -290,8 +337,9 @@ func signatureProblem(err error) *problem.Problem {
 
 var errBodyTooLarge = errors.New("body over the limit")
 
-// readBody reads the whole body, refusing more than limit bytes.
-func readBody(req *http.Request, limit int64) ([]byte, error) {
+// readBody reads the whole body, refusing more than limit bytes. A read that times out is a 503
+// (retryAfter), not a bad request.
+func readBody(req *http.Request, limit int64, retryAfter time.Duration) ([]byte, error) {
 	tooLarge := &problem.Problem{Status: http.StatusRequestEntityTooLarge, Code: problem.CodePayloadTooLarge,
 		Message: "body over the limit of " + strconv.FormatInt(limit, 10) + " bytes", Err: errBodyTooLarge}
 	if req.ContentLength > limit {
@@ -315,7 +363,7 @@ func readBody(req *http.Request, limit int64) ([]byte, error) {
 		}
 	}
 	if err != nil {
-		return nil, problem.Wrap(http.StatusBadRequest, problem.CodeMalformedPayload, "could not read the body", err)
+		return nil, problem.ReadFailed(retryAfter, err)
 	}
 	return body, nil
 }
@@ -345,6 +393,9 @@ func ErrorHandler(log *zap.Logger) echo.HTTPErrorHandler {
 		default:
 			log.Error("unhandled error", zap.String("path", c.Path()), zap.Error(err))
 			p = problem.New(http.StatusInternalServerError, problem.CodeInternal, "internal error")
+		}
+		if p.Close {
+			c.Response().Header().Set(echo.HeaderConnection, "close")
 		}
 		if p.RetryAfter > 0 {
 			secs := int64(math.Ceil(p.RetryAfter.Seconds()))

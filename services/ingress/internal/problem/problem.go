@@ -3,8 +3,11 @@
 package problem
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"os"
 	"time"
 )
 
@@ -30,6 +33,7 @@ type Problem struct {
 	Code       string
 	Message    string
 	RetryAfter time.Duration // > 0 sets Retry-After (whole seconds, at least 1)
+	Close      bool          // answer with Connection: close (the connection cannot carry another request)
 	Err        error         // the cause, for logs; never shown
 }
 
@@ -62,3 +66,20 @@ func Unavailable(retryAfter time.Duration, err error) *Problem {
 	return &Problem{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
 		Message: "the message store did not acknowledge in time; retry later", RetryAfter: retryAfter, Err: err}
 }
+
+// ReadFailed is the answer to a body that could not be read. A read that timed out (a client
+// sending slower than the server's read timeout) is not a bad request: it is a 503 with
+// Retry-After, which every provider retries, where a 4xx would end the delivery for good. Any
+// other read error (the client broke the framing) is a 400 malformed_payload.
+func ReadFailed(retryAfter time.Duration, err error) *Problem {
+	var ne net.Error
+	if errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return &Problem{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+			Message: "the body did not arrive within the read timeout; retry later", RetryAfter: retryAfter,
+			Close: true, Err: fmt.Errorf("%w: %w", ErrReadTimeout, err)}
+	}
+	return Wrap(http.StatusBadRequest, CodeMalformedPayload, "could not read the body", err)
+}
+
+// ErrReadTimeout marks a ReadFailed problem caused by the read deadline.
+var ErrReadTimeout = errors.New("body read timed out")

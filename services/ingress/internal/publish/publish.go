@@ -18,6 +18,10 @@ import (
 // message may or may not be stored; a retry with the same msg id is deduplicated.
 var ErrUnavailable = errors.New("jetstream unavailable")
 
+// ErrTooLarge means the message with its headers is over the server's max_payload: it can never
+// be stored, so a retry is pointless (the caller answers 413, not 503).
+var ErrTooLarge = errors.New("message over the server's max_payload")
+
 // Options tune the publisher.
 type Options struct {
 	// Timeout bounds the wait for a PubAck (default 2s).
@@ -57,10 +61,19 @@ func (p *Publisher) JetStream() jetstream.JetStream { return p.js }
 // Timeout is the ack wait; a 503's Retry-After is derived from it.
 func (p *Publisher) Timeout() time.Duration { return p.timeout }
 
+// MaxPayload is the largest message (headers included) the connected server accepts; 0 before
+// the first connection.
+func (p *Publisher) MaxPayload() int64 { return p.nc.MaxPayload() }
+
 // Publish stores msg with the given Nats-Msg-Id and returns once JetStream acknowledged it. A
 // duplicate (same msg id within the stream's window) is acknowledged too, with Duplicate set.
-// Any failure wraps ErrUnavailable.
-func (p *Publisher) Publish(ctx context.Context, msg *nats.Msg, msgID string) (*jetstream.PubAck, error) {
+// A message over the server's max_payload wraps ErrTooLarge; any other failure wraps
+// ErrUnavailable.
+//
+// ctx's cancellation is ignored: once a message is sent, the caller waits for its true outcome
+// (PubAck, error or the timeout) whatever the client does, so a client that hangs up right after
+// its body is neither told nor counted "not stored" for a message that was stored.
+func (p *Publisher) Publish(_ context.Context, msg *nats.Msg, msgID string) (*jetstream.PubAck, error) {
 	if !p.nc.IsConnected() {
 		return nil, fmt.Errorf("publish %s: %w: %s", msg.Subject, ErrUnavailable, p.nc.Status())
 	}
@@ -69,6 +82,9 @@ func (p *Publisher) Publish(ctx context.Context, msg *nats.Msg, msgID string) (*
 		opts = append(opts, jetstream.WithMsgID(msgID))
 	}
 	fut, err := p.js.PublishMsgAsync(msg, opts...)
+	if errors.Is(err, nats.ErrMaxPayload) {
+		return nil, fmt.Errorf("publish %s: %w: %w", msg.Subject, ErrTooLarge, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("publish %s: %w: %w", msg.Subject, ErrUnavailable, err)
 	}
@@ -81,8 +97,6 @@ func (p *Publisher) Publish(ctx context.Context, msg *nats.Msg, msgID string) (*
 		return nil, fmt.Errorf("publish %s: %w: %w", msg.Subject, ErrUnavailable, err)
 	case <-timer.C:
 		return nil, fmt.Errorf("publish %s: %w: no ack within %s", msg.Subject, ErrUnavailable, p.timeout)
-	case <-ctx.Done():
-		return nil, fmt.Errorf("publish %s: %w: %w", msg.Subject, ErrUnavailable, ctx.Err())
 	}
 }
 
