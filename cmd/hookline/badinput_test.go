@@ -13,7 +13,6 @@ package main
 // per-address limit on failed verifications of one row never leaks into another.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/hmac"
@@ -468,44 +467,14 @@ func resigned(r biRequest, secret string) biRequest {
 func slowSend(r biRequest) func(t *testing.T, p *biPipeline, _ *http.Client) biAnswer {
 	return func(t *testing.T, p *biPipeline, _ *http.Client) biAnswer {
 		t.Helper()
-		conn, err := net.Dial("tcp", strings.TrimPrefix(p.ingress, "http://"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
 		var head strings.Builder
 		fmt.Fprintf(&head, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n", r.path, len(r.body))
 		for k, v := range r.headers {
 			fmt.Fprintf(&head, "%s: %s\r\n", k, v)
 		}
 		head.WriteString("\r\n")
-		if _, err := io.WriteString(conn, head.String()); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, b := range r.body {
-				select {
-				case <-done:
-					return
-				case <-time.After(300 * time.Millisecond):
-				}
-				if _, err := conn.Write([]byte{b}); err != nil {
-					return // closed by the server after its answer
-				}
-			}
-		}()
-		defer wg.Wait()
-		defer close(done)
-		_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-		if err != nil {
-			t.Fatalf("read answer: %v", err)
-		}
-		defer resp.Body.Close()
+		resp, body := testkit.Trickle(t, strings.TrimPrefix(p.ingress, "http://"), head.String(), r.body, 300*time.Millisecond)
+		resp.Body = io.NopCloser(bytes.NewReader(body))
 		return answerOf(t, resp)
 	}
 }

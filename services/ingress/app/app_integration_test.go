@@ -130,11 +130,16 @@ type request struct {
 	path    string
 	body    []byte
 	headers map[string]string
+	chunked bool // send without Content-Length (Transfer-Encoding: chunked)
 }
 
 func (in *ingress) do(r request) (*http.Response, []byte) {
 	in.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, in.url+r.path, bytes.NewReader(r.body))
+	var body io.Reader = bytes.NewReader(r.body)
+	if r.chunked {
+		body = io.MultiReader(body) // no length known
+	}
+	req, err := http.NewRequest(http.MethodPost, in.url+r.path, body)
 	if err != nil {
 		in.t.Fatal(err)
 	}

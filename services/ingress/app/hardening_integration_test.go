@@ -46,25 +46,6 @@ func paddedPetstore(t *testing.T, id string, size int) request {
 		headers: map[string]string{webhook.HeaderPetstore: webhook.SignPetstore([]byte(petSecret), body)}}
 }
 
-// doChunked sends r with an unknown length (Transfer-Encoding: chunked).
-func (in *ingress) doChunked(r request) (*http.Response, []byte) {
-	in.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, in.url+r.path, io.MultiReader(bytes.NewReader(r.body)))
-	if err != nil {
-		in.t.Fatal(err)
-	}
-	for k, v := range r.headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := in.client.Do(req)
-	if err != nil {
-		in.t.Fatalf("POST %s: %v", r.path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, b
-}
-
 // Issue 10 item 2: with the default limit and a server whose max_payload is smaller, the limit is
 // lowered to what the server can store with the headers: a body of exactly that size is stored,
 // one byte more is 413 and nothing is stored (Content-Length and chunked alike), never a 503.
@@ -87,13 +68,8 @@ func TestIngressBodyLimitFitsMaxPayload(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			before := in.count()
 			r := paddedPetstore(t, fmt.Sprintf("evt-size-%d", i), tt.size)
-			var resp *http.Response
-			var body []byte
-			if tt.chunked {
-				resp, body = in.doChunked(r)
-			} else {
-				resp, body = in.do(r)
-			}
+			r.chunked = tt.chunked
+			resp, body := in.do(r)
 			want := uint64(0)
 			if tt.wantStatus == 200 {
 				want = 1
@@ -143,45 +119,6 @@ func TestIngressRefusesBodyLimitOverMaxPayload(t *testing.T) {
 	}
 }
 
-// rawResponse sends head, then body one byte per gap, and reads the answer.
-func rawResponse(t *testing.T, addr, head string, body []byte, gap time.Duration) (*http.Response, []byte) {
-	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := io.WriteString(conn, head); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for _, b := range body {
-			select {
-			case <-done:
-				return
-			case <-time.After(gap):
-			}
-			if _, err := conn.Write([]byte{b}); err != nil {
-				return // the server closed the connection: expected once it answered
-			}
-		}
-	}()
-	defer wg.Wait()
-	defer close(done)
-	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatalf("read answer: %v", err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, b
-}
-
 // Issue 10 item 4: a body that trickles in slower than the read timeout is answered 503
 // unavailable with Retry-After and the connection closed, a status providers retry, never a
 // 400; nothing is stored.
@@ -204,7 +141,7 @@ func TestIngressSlowBodyIsRetryable(t *testing.T) {
 	before := in.count()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, body := rawResponse(t, addr, tt.head, tt.body, 300*time.Millisecond)
+			resp, body := testkit.Trickle(t, addr, tt.head, tt.body, 300*time.Millisecond)
 			assertProblem(t, resp, body, 503, "unavailable")
 			if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || ra < 1 {
 				t.Errorf("Retry-After %q, want whole seconds >= 1", resp.Header.Get("Retry-After"))
