@@ -41,13 +41,7 @@ type call struct {
 
 func newHarness(t *testing.T, ackWait time.Duration) *harness {
 	t.Helper()
-	n := testkit.StartNATS(t)
-	_, js := n.Conn(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	if err := streams.Ensure(ctx, js, streams.Options{}); err != nil {
-		t.Fatalf("ensure streams: %v", err)
-	}
+	js, ctx := testkit.StartNATSWithStreams(t)
 	cons, err := js.CreateOrUpdateConsumer(ctx, streams.Webhooks, jetstream.ConsumerConfig{
 		Durable:    "test",
 		AckPolicy:  jetstream.AckExplicitPolicy,
@@ -107,37 +101,13 @@ func (h *harness) run(handler consume.Handler, o consume.Options) (stop func(), 
 		h.mu.Unlock()
 	}
 	l := consume.New(h.cons, h.js, handler, logging.NewKV(zaptest.NewLogger(h.t)), o)
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- l.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-errc:
-				if err != nil {
-					h.t.Errorf("Run: %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				h.t.Errorf("Run did not return within 30s of cancel")
-			}
-		})
-	}
-	h.t.Cleanup(stop)
-	return stop, errc
+	return testkit.RunInBackground(h.t, l.Run)
 }
 
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.Eventually(t, within, what, cond)
 }
 
 func (h *harness) info() *jetstream.ConsumerInfo {
@@ -162,23 +132,7 @@ func (h *harness) settled(ackFloor uint64) {
 // dlqMsgs returns the messages on the DLQ stream.
 func (h *harness) dlqMsgs() []*jetstream.RawStreamMsg {
 	h.t.Helper()
-	s, err := h.js.Stream(h.ctx, streams.DLQ)
-	if err != nil {
-		h.t.Fatalf("DLQ stream: %v", err)
-	}
-	info, err := s.Info(h.ctx)
-	if err != nil {
-		h.t.Fatalf("DLQ info: %v", err)
-	}
-	var out []*jetstream.RawStreamMsg
-	for seq := info.State.FirstSeq; seq > 0 && seq <= info.State.LastSeq; seq++ {
-		m, err := s.GetMsg(h.ctx, seq)
-		if err != nil {
-			h.t.Fatalf("DLQ message %d: %v", seq, err)
-		}
-		out = append(out, m)
-	}
-	return out
+	return testkit.StreamMsgs(h.t, h.ctx, h.js, streams.DLQ)
 }
 
 func (h *harness) dlqCount() uint64 {
