@@ -33,8 +33,7 @@ require (
 )
 
 require (
-	github.com/hookline/hookline/proto v0.0.0
+	github.com/hookline/hookline/pkg/consume v0.1.0
+	github.com/hookline/hookline/proto v0.1.0
 	google.golang.org/protobuf v1.36.12
 )
-
-replace github.com/hookline/hookline/proto => ../proto

@@ -3,11 +3,11 @@ module github.com/hookline/hookline/cmd/hookline
 go 1.26.0
 
 require (
-	github.com/hookline/hookline/pkg v0.0.0
-	github.com/hookline/hookline/proto v0.0.0
-	github.com/hookline/hookline/services/dispatcher v0.0.0-00010101000000-000000000000
-	github.com/hookline/hookline/services/ingress v0.0.0-00010101000000-000000000000
-	github.com/hookline/hookline/services/worker v0.0.0-00010101000000-000000000000
+	github.com/hookline/hookline/pkg v0.1.0
+	github.com/hookline/hookline/proto v0.1.0
+	github.com/hookline/hookline/services/dispatcher v0.1.0
+	github.com/hookline/hookline/services/ingress v0.1.0
+	github.com/hookline/hookline/services/worker v0.1.0
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/nats-io/nats-server/v2 v2.12.15
 	github.com/nats-io/nats.go v1.55.0
@@ -38,6 +38,7 @@ require (
 
 require (
 	github.com/HdrHistogram/hdrhistogram-go v1.4.0
+	github.com/hookline/hookline/pkg/consume v0.1.0 // indirect
 	github.com/klauspost/compress v1.20.1 // indirect
 	github.com/labstack/gommon v0.5.0 // indirect
 	github.com/mattn/go-colorable v0.1.15 // indirect
@@ -50,12 +51,4 @@ require (
 	golang.org/x/net v0.59.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
-)
-
-replace (
-	github.com/hookline/hookline/pkg => ../../pkg
-	github.com/hookline/hookline/proto => ../../proto
-	github.com/hookline/hookline/services/dispatcher => ../../services/dispatcher
-	github.com/hookline/hookline/services/ingress => ../../services/ingress
-	github.com/hookline/hookline/services/worker => ../../services/worker
 )

@@ -1,16 +1,21 @@
-// Package consume runs a JetStream pull consumer the way every Hookline service needs it: the
-// handler returns an error and the loop decides what happens to the message.
+// Package consume is Hookline's one message engine: it runs a JetStream pull consumer and
+// settles every message from its handler's answer, the way the worker, the dispatcher and the
+// consumer SDK all need it.
 //
 //   - nil: Ack.
 //   - a *RetryError (Retry): NakWithDelay with its delay. One made by Unavailable (a dependency
 //     is down) never counts towards MaxDeliver.
-//   - a *DeadLetterError (DeadLetter): copy to the DLQ stream with its reason, then Term.
-//   - any other error: NakWithDelay with the backoff for this delivery; on the last allowed
-//     delivery (MaxDeliver) the message goes to the DLQ instead, so nothing ends in silence.
+//   - a *DeadLetterError (DeadLetter, found with errors.As): copy to the DLQ stream with its
+//     reason and the Hookline-Dlq-* headers, then Term.
+//   - any other error: NakWithDelay with Backoff for this delivery; on the last allowed delivery
+//     (MaxDeliver) the message is given up with reason ReasonMaxDeliveries instead, so nothing
+//     ends in silence.
 //
-// If the DLQ publish itself fails the message is Nak'ed, never Term'ed. Long handlers are kept
-// alive with InProgress. Stop drains: no new messages are fetched, messages in hand finish and
-// are acked, then Run returns.
+// If the DLQ publish fails the message is Nak'ed, never Term'ed. Long handlers are kept alive
+// with InProgress. When Run's context ends the engine drains: it stops fetching, lets the
+// messages in hand finish for up to DrainTimeout (then their context is cancelled), settles
+// them and returns. Every retry and every message given up is logged once, here: handlers
+// should not log them again.
 package consume
 
 import (
@@ -22,14 +27,20 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hookline/hookline/pkg/streams"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap"
 )
 
 // Handler handles one message. It must not ack, nak or term it.
 type Handler func(ctx context.Context, msg jetstream.Msg) error
+
+// ValueHandler is a Handler that also returns a value (a decoded event, say) for Result.Value,
+// so OnDone sees what the handler saw without decoding again.
+type ValueHandler func(ctx context.Context, msg jetstream.Msg) (value any, err error)
+
+// ErrMessagesEnded: the message flow ended while Run's context was live (the durable was
+// deleted or the connection closed for good).
+var ErrMessagesEnded = errors.New("messages ended")
 
 // RetryError asks for redelivery after Delay.
 type RetryError struct {
@@ -53,7 +64,8 @@ func Unavailable(delay time.Duration, err error) error {
 	return &RetryError{Delay: delay, Err: err, Unavailable: true}
 }
 
-// DeadLetterError sends the message to the DLQ with Reason and extra Headers, then terms it.
+// DeadLetterError gives the message up at once: it goes to the DLQ with Reason and the extra
+// Headers (unless Options.Drop), then it is terminated.
 type DeadLetterError struct {
 	Reason  string
 	Headers map[string]string
@@ -68,50 +80,97 @@ func DeadLetter(reason string, err error, headers map[string]string) error {
 	return &DeadLetterError{Reason: reason, Headers: headers, Err: err}
 }
 
-// Outcome is what the loop did with a message.
+// Outcome is what the engine did with a message.
 type Outcome string
 
-// Outcomes.
+// Outcomes: the one set of names, also used by the SDK.
 const (
-	Acked        Outcome = "ack"
-	Retried      Outcome = "retry"
-	DeadLettered Outcome = "dlq"
+	// Acked: the handler succeeded and the message was acknowledged.
+	Acked Outcome = "acked"
+	// Retried: the message will be redelivered after Result.Delay.
+	Retried Outcome = "retried"
+	// DeadLettered: the message was copied to the DLQ, then terminated.
+	DeadLettered Outcome = "dead_lettered"
+	// Dropped: the message was given up and terminated without a DLQ copy (Options.Drop).
+	Dropped Outcome = "dropped"
 )
 
 // ReasonMaxDeliveries is the DLQ reason for a message whose deliveries ran out.
 const ReasonMaxDeliveries = "max_deliveries"
 
-// Options configure Run.
+// Defaults for Options left zero.
+const (
+	DefaultDrainTimeout = 30 * time.Second
+	dlqPublishTimeout   = 5 * time.Second
+	maxErrorHeader      = 512
+)
+
+// Options configure a Loop.
 type Options struct {
 	// Workers is how many messages are handled at once (default 1).
 	Workers int
 	// Batch is how many messages the client buffers ahead (default 2×Workers).
 	Batch int
-	// MaxDeliver is how many deliveries a failing message gets before the loop dead-letters it;
-	// <= 0 means unlimited. The loop enforces it, not the server: create the consumer with
+	// MaxDeliver is how many deliveries a failing message gets before the engine gives it up;
+	// <= 0 means unlimited. The engine enforces it, not the server: create the consumer with
 	// MaxDeliver -1, or a message whose DLQ publish failed on its last delivery would never be
 	// redelivered.
 	MaxDeliver int
-	// Backoff gives the delay for delivery n (1-based) of a failed message: Backoff[n-1], the last
-	// entry repeating. Empty means 1s.
+	// Backoff gives the delay after failed delivery n: see Backoff. Empty means 1s.
 	Backoff []time.Duration
-	// AckWait is the consumer's AckWait; a handler still running after half of it sends InProgress.
+	// AckWait is the consumer's AckWait; a handler still running after half of it sends
+	// InProgress, and again every half AckWait.
 	AckWait time.Duration
-	// OnDone, if set, observes every handled message.
-	OnDone func(msg jetstream.Msg, outcome Outcome, err error, took time.Duration)
+	// DrainTimeout bounds the drain: once Run's context ends, handlers still running get this
+	// long before their context is cancelled (default DefaultDrainTimeout).
+	DrainTimeout time.Duration
+	// Drop terminates messages given up without copying them to the DLQ (outcome Dropped).
+	Drop bool
+	// OnDone, if set, observes every settled message. It is called from the worker goroutines
+	// and must not block for long.
+	OnDone func(Result)
+}
+
+// Result describes one settled message.
+type Result struct {
+	Msg jetstream.Msg
+	// Value is what a ValueHandler returned; nil for a Handler.
+	Value   any
+	Outcome Outcome
+	// Reason is why the message was given up (DeadLettered or Dropped); empty otherwise.
+	Reason string
+	// Err is the handler's error (joined with the DLQ publish error when that failed); nil when
+	// Acked.
+	Err error
+	// Delay is the redelivery delay when Retried.
+	Delay time.Duration
+	// Stream, Consumer, StreamSeq and Delivered come from the message metadata; Delivered is 1
+	// when the metadata cannot be read.
+	Stream, Consumer string
+	StreamSeq        uint64
+	Delivered        uint64
+	// Took is how long the message took from receipt to settlement.
+	Took time.Duration
 }
 
 // Loop consumes one durable consumer.
 type Loop struct {
 	cons jetstream.Consumer
 	js   jetstream.JetStream
-	h    Handler
-	log  *zap.Logger
+	h    ValueHandler
+	log  Logger
 	o    Options
 }
 
-// New returns a loop over cons; js publishes dead letters.
-func New(cons jetstream.Consumer, js jetstream.JetStream, h Handler, log *zap.Logger, o Options) *Loop {
+// New returns a loop over cons; js publishes dead letters; log may be nil.
+func New(cons jetstream.Consumer, js jetstream.JetStream, h Handler, log Logger, o Options) *Loop {
+	return NewValue(cons, js, func(ctx context.Context, msg jetstream.Msg) (any, error) {
+		return nil, h(ctx, msg)
+	}, log, o)
+}
+
+// NewValue is New for a ValueHandler.
+func NewValue(cons jetstream.Consumer, js jetstream.JetStream, h ValueHandler, log Logger, o Options) *Loop {
 	if o.Workers < 1 {
 		o.Workers = 1
 	}
@@ -121,138 +180,197 @@ func New(cons jetstream.Consumer, js jetstream.JetStream, h Handler, log *zap.Lo
 	if len(o.Backoff) == 0 {
 		o.Backoff = []time.Duration{time.Second}
 	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = DefaultDrainTimeout
+	}
+	if log == nil {
+		log = discard{}
+	}
 	return &Loop{cons: cons, js: js, h: h, log: log, o: o}
 }
 
 // BackoffFor returns the redelivery delay after delivery n (1-based).
-func (l *Loop) BackoffFor(n uint64) time.Duration {
-	if n < 1 {
-		n = 1
-	}
-	i := int(min(n, uint64(len(l.o.Backoff)))) - 1
-	return l.o.Backoff[i]
-}
+func (l *Loop) BackoffFor(n uint64) time.Duration { return Backoff(l.o.Backoff, n) }
 
-// Run handles messages until ctx ends, then drains: it stops fetching, finishes the messages in
-// hand (handlers see a context that is not cancelled, so they can ack), and returns nil. If the
-// messages end while ctx is still live (consumer deleted, connection closed), Run returns an
-// error.
+// Run handles messages until ctx ends, then drains (see the package doc) and returns nil. If
+// the messages end while ctx is still live (consumer deleted, connection closed), Run returns an
+// error wrapping ErrMessagesEnded.
 func (l *Loop) Run(ctx context.Context) error {
 	it, err := l.cons.Messages(jetstream.PullMaxMessages(l.o.Batch))
 	if err != nil {
 		return fmt.Errorf("consume: %w", err)
 	}
-	stop := context.AfterFunc(ctx, it.Drain)
-	defer stop()
-	// Handlers run on a context detached from ctx so that messages in hand finish on shutdown.
-	hctx := context.WithoutCancel(ctx)
+	stopDrain := context.AfterFunc(ctx, it.Drain)
+	defer stopDrain()
+
+	// Handlers run on a context that outlives ctx by the drain timeout, so messages in hand can
+	// finish and be settled on shutdown.
+	hctx, cancelHandlers := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelHandlers()
+	var (
+		timerMu    sync.Mutex
+		drainTimer *time.Timer
+		returned   bool
+	)
+	stopWatch := context.AfterFunc(ctx, func() {
+		timerMu.Lock()
+		defer timerMu.Unlock()
+		if !returned {
+			drainTimer = time.AfterFunc(l.o.DrainTimeout, cancelHandlers)
+		}
+	})
+	defer func() {
+		stopWatch()
+		timerMu.Lock()
+		returned = true
+		if drainTimer != nil {
+			drainTimer.Stop()
+		}
+		timerMu.Unlock()
+	}()
+
 	var (
 		wg      sync.WaitGroup
-		errOnce sync.Once
+		endOnce sync.Once
 		endErr  error
 	)
 	for range l.o.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for {
 				msg, err := it.Next()
 				if err != nil {
 					if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-						l.log.Error("consume next", zap.Error(err))
+						l.log.Error("consume: next message", "error", err)
 					}
-					errOnce.Do(func() { endErr = err })
+					endOnce.Do(func() { endErr = err })
 					return
 				}
 				l.handle(hctx, msg)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	if ctx.Err() == nil {
 		// The iterator ended by itself (consumer deleted, connection closed): not a shutdown.
-		return fmt.Errorf("consume: messages ended: %w", endErr)
+		return fmt.Errorf("consume: %w: %w", ErrMessagesEnded, endErr)
 	}
 	return nil
 }
 
 func (l *Loop) handle(ctx context.Context, msg jetstream.Msg) {
 	start := time.Now()
+	r := Result{Msg: msg, Delivered: 1}
+	if meta, err := msg.Metadata(); err == nil {
+		r.Stream, r.Consumer = meta.Stream, meta.Consumer
+		r.StreamSeq, r.Delivered = meta.Sequence.Stream, meta.NumDelivered
+	}
+	if ctx.Err() != nil {
+		// Shutdown ran past the drain timeout: hand the message back at once, unhandled.
+		r.Err = fmt.Errorf("not handled: %w", ctx.Err())
+		l.retry(&r, 0)
+	} else {
+		stop := l.keepAlive(msg)
+		r.Value, r.Err = l.h(ctx, msg)
+		stop()
+		l.settle(ctx, &r)
+	}
+	r.Took = time.Since(start)
+	if l.o.OnDone != nil {
+		l.o.OnDone(r)
+	}
+}
+
+// keepAlive sends InProgress every AckWait/2 until the returned stop is called; after stop
+// returns no more are sent.
+func (l *Loop) keepAlive(msg jetstream.Msg) (stop func()) {
+	if l.o.AckWait <= 0 {
+		return func() {}
+	}
 	// The mutex orders the timer's assignment before its first tick, and stopped keeps a tick
 	// that races with the end of the handler from re-arming the timer after the message is
 	// settled (it would then send InProgress forever).
 	var (
-		kaMu      sync.Mutex
-		keepAlive *time.Timer
-		stopped   bool
+		mu      sync.Mutex
+		t       *time.Timer
+		stopped bool
 	)
-	if l.o.AckWait > 0 {
-		kaMu.Lock()
-		keepAlive = time.AfterFunc(l.o.AckWait/2, func() {
-			kaMu.Lock()
-			defer kaMu.Unlock()
-			if stopped {
-				return
-			}
-			_ = msg.InProgress() // best effort: a lost InProgress at worst means a redelivery
-			keepAlive.Reset(l.o.AckWait / 2)
-		})
-		kaMu.Unlock()
-	}
-	err := l.h(ctx, msg)
-	if keepAlive != nil {
-		kaMu.Lock()
+	every := l.o.AckWait / 2
+	mu.Lock()
+	t = time.AfterFunc(every, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		_ = msg.InProgress() // best effort: a lost InProgress at worst means a redelivery
+		t.Reset(every)
+	})
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
 		stopped = true
-		keepAlive.Stop()
-		kaMu.Unlock()
-	}
-	outcome := l.settle(ctx, msg, err)
-	if l.o.OnDone != nil {
-		l.o.OnDone(msg, outcome, err, time.Since(start))
+		t.Stop()
 	}
 }
 
-func (l *Loop) settle(ctx context.Context, msg jetstream.Msg, err error) Outcome {
-	meta, metaErr := msg.Metadata()
-	var delivered uint64 = 1
-	var seq uint64
-	if metaErr == nil {
-		delivered = meta.NumDelivered
-		seq = meta.Sequence.Stream
-	}
-	if err == nil {
-		if aerr := msg.Ack(); aerr != nil {
-			l.log.Warn("ack", zap.Uint64("seq", seq), zap.Error(aerr))
-		}
-		return Acked
-	}
+func (l *Loop) settle(ctx context.Context, r *Result) {
 	var dl *DeadLetterError
 	var re *RetryError
 	switch {
-	case errors.As(err, &dl):
-		return l.deadLetter(ctx, msg, seq, delivered, dl.Reason, dl.Headers, err)
-	case errors.As(err, &re) && re.Unavailable:
-		l.nak(msg, seq, re.Delay, err)
-	case l.o.MaxDeliver > 0 && delivered >= uint64(l.o.MaxDeliver):
-		return l.deadLetter(ctx, msg, seq, delivered, ReasonMaxDeliveries, nil, err)
-	case errors.As(err, &re):
-		l.nak(msg, seq, re.Delay, err)
+	case r.Err == nil:
+		r.Outcome = Acked
+		if err := r.Msg.Ack(); err != nil {
+			l.log.Warn("consume: ack failed, the message will be redelivered", l.fields(r, "error", err)...)
+		}
+	case errors.As(r.Err, &dl):
+		l.giveUp(ctx, r, dl.Reason, dl.Headers)
+	case errors.As(r.Err, &re) && re.Unavailable:
+		l.retry(r, re.Delay)
+	case l.o.MaxDeliver > 0 && r.Delivered >= uint64(l.o.MaxDeliver):
+		l.giveUp(ctx, r, ReasonMaxDeliveries, nil)
+	case errors.As(r.Err, &re):
+		l.retry(r, re.Delay)
 	default:
-		l.nak(msg, seq, l.BackoffFor(delivered), err)
-	}
-	return Retried
-}
-
-func (l *Loop) nak(msg jetstream.Msg, seq uint64, delay time.Duration, cause error) {
-	l.log.Warn("message retried", zap.String("subject", msg.Subject()), zap.Uint64("seq", seq),
-		zap.Duration("delay", delay), zap.Error(cause))
-	if err := msg.NakWithDelay(delay); err != nil {
-		l.log.Warn("nak", zap.Uint64("seq", seq), zap.Error(err))
+		l.retry(r, l.BackoffFor(r.Delivered))
 	}
 }
 
-func (l *Loop) deadLetter(ctx context.Context, msg jetstream.Msg, seq, delivered uint64, reason string, extra map[string]string, cause error) Outcome {
-	dlq := nats.NewMsg(streams.DLQSubject(msg.Subject()))
+// retry naks the message so it comes back after delay.
+func (l *Loop) retry(r *Result, delay time.Duration) {
+	r.Outcome, r.Delay = Retried, delay
+	l.log.Warn("consume: message will be redelivered", l.fields(r, "delay", delay, "error", r.Err)...)
+	if err := r.Msg.NakWithDelay(delay); err != nil {
+		// The server redelivers after AckWait anyway.
+		l.log.Warn("consume: nak failed", l.fields(r, "error", err)...)
+	}
+}
+
+// giveUp terminates a message that will not be processed, after copying it to the DLQ unless
+// Options.Drop. A failed DLQ copy retries the message instead: nothing meant to be kept is
+// dropped.
+func (l *Loop) giveUp(ctx context.Context, r *Result, reason string, extra map[string]string) {
+	r.Reason, r.Outcome = reason, Dropped
+	if !l.o.Drop {
+		if err := l.publishDLQ(ctx, r, extra); err != nil {
+			r.Err, r.Reason = errors.Join(r.Err, err), ""
+			l.retry(r, l.BackoffFor(r.Delivered))
+			return
+		}
+		r.Outcome = DeadLettered
+	}
+	l.log.Error("consume: message given up, it will not be redelivered",
+		l.fields(r, "reason", reason, "outcome", string(r.Outcome), "error", r.Err)...)
+	if err := r.Msg.Term(); err != nil {
+		l.log.Warn("consume: term failed", l.fields(r, "error", err)...)
+	}
+}
+
+// publishDLQ copies the message to DLQSubject(subject): the original body and headers (but the
+// Nats-* publish directives) plus the Hookline-Dlq-* headers, then the handler's extra ones.
+func (l *Loop) publishDLQ(ctx context.Context, r *Result, extra map[string]string) error {
+	msg := r.Msg
+	dlq := nats.NewMsg(DLQSubject(msg.Subject()))
 	dlq.Data = msg.Data()
 	for k, v := range msg.Headers() {
 		// Nats-* headers are directives for the original publish (msg id, expected stream or
@@ -262,35 +380,38 @@ func (l *Loop) deadLetter(ctx context.Context, msg jetstream.Msg, seq, delivered
 		}
 		dlq.Header[k] = append([]string(nil), v...)
 	}
-	dlq.Header.Set(streams.HeaderDLQReason, reason)
-	dlq.Header.Set(streams.HeaderDLQStreamSeq, strconv.FormatUint(seq, 10))
-	dlq.Header.Set(streams.HeaderDLQDeliveries, strconv.FormatUint(delivered, 10))
-	dlq.Header.Set(streams.HeaderDLQSubject, msg.Subject())
-	dlq.Header.Set(streams.HeaderDLQAt, time.Now().UTC().Format(time.RFC3339Nano))
-	if cause != nil {
-		dlq.Header.Set(streams.HeaderDLQError, truncate(cause.Error(), 512))
+	dlq.Header.Set(HeaderDLQReason, r.Reason)
+	dlq.Header.Set(HeaderDLQStreamSeq, strconv.FormatUint(r.StreamSeq, 10))
+	dlq.Header.Set(HeaderDLQDeliveries, strconv.FormatUint(r.Delivered, 10))
+	dlq.Header.Set(HeaderDLQSubject, msg.Subject())
+	dlq.Header.Set(HeaderDLQAt, time.Now().UTC().Format(time.RFC3339Nano))
+	if r.Stream != "" {
+		dlq.Header.Set(HeaderDLQStream, r.Stream)
+	}
+	if r.Consumer != "" {
+		dlq.Header.Set(HeaderDLQConsumer, r.Consumer)
+	}
+	if r.Err != nil {
+		dlq.Header.Set(HeaderDLQError, truncate(r.Err.Error(), maxErrorHeader))
 	}
 	for k, v := range extra {
 		dlq.Header.Set(k, v)
 	}
-	stream := ""
-	if meta, err := msg.Metadata(); err == nil {
-		stream = meta.Stream
-		dlq.Header.Set(streams.HeaderDLQStream, stream)
-	}
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	pctx, cancel := context.WithTimeout(ctx, dlqPublishTimeout)
 	defer cancel()
-	// The msg id makes a second dead-lettering of the same delivery a no-op.
-	if _, err := l.js.PublishMsg(pctx, dlq, jetstream.WithMsgID("dlq:"+stream+":"+strconv.FormatUint(seq, 10))); err != nil {
-		l.nak(msg, seq, l.BackoffFor(delivered), fmt.Errorf("publish dlq: %w", err))
-		return Retried
+	id := DLQMsgID(r.Stream, r.StreamSeq, r.Consumer)
+	if _, err := l.js.PublishMsg(pctx, dlq, jetstream.WithMsgID(id)); err != nil {
+		return fmt.Errorf("publish dlq: %w", err)
 	}
-	l.log.Warn("message dead-lettered", zap.String("subject", msg.Subject()), zap.Uint64("seq", seq),
-		zap.String("reason", reason), zap.Uint64("deliveries", delivered), zap.Error(cause))
-	if err := msg.Term(); err != nil {
-		l.log.Warn("term", zap.Uint64("seq", seq), zap.Error(err))
-	}
-	return DeadLettered
+	return nil
+}
+
+// fields are the key-value pairs every log line about r carries, then extra.
+func (l *Loop) fields(r *Result, extra ...any) []any {
+	return append([]any{
+		"subject", r.Msg.Subject(), "stream", r.Stream, "consumer", r.Consumer,
+		"stream_seq", r.StreamSeq, "delivery", r.Delivered,
+	}, extra...)
 }
 
 func truncate(s string, n int) string {

@@ -22,7 +22,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hookline/hookline/pkg/streams"
+	"github.com/hookline/hookline/pkg/consume"
 	ordersv1 "github.com/hookline/hookline/proto/gen/hookline/orders/v1"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -41,7 +41,7 @@ var (
 	ErrNilHandler = errors.New("nil handler")
 	// ErrMessagesEnded: the message flow ended while Run's context was live (the durable was
 	// deleted or the connection closed for good).
-	ErrMessagesEnded = errors.New("messages ended")
+	ErrMessagesEnded = consume.ErrMessagesEnded
 	// ErrPermanent marks a handler error that no redelivery can fix; see Permanent.
 	ErrPermanent = errors.New("permanent failure")
 )
@@ -50,11 +50,11 @@ var (
 const (
 	ReasonPoison        = "poison"
 	ReasonPermanent     = "permanent"
-	ReasonMaxDeliveries = "max_deliveries"
+	ReasonMaxDeliveries = consume.ReasonMaxDeliveries
 )
 
 // HeaderDLQConsumer names the durable that dead-lettered a message (WithDeadLetter).
-const HeaderDLQConsumer = "Hookline-Dlq-Consumer"
+const HeaderDLQConsumer = consume.HeaderDLQConsumer
 
 // Handler processes one canonical event. It must be idempotent (keyed by ev.EventId): an event
 // can be delivered more than once. It must not keep ev after it returns.
@@ -69,19 +69,19 @@ func Permanent(err error) error {
 	return fmt.Errorf("%w: %w", ErrPermanent, err)
 }
 
-// Outcome is what Run did with one message.
-type Outcome string
+// Outcome is what Run did with one message: the consume engine's outcomes.
+type Outcome = consume.Outcome
 
 // Outcomes.
 const (
 	// Acked: the handler succeeded and the message was acknowledged.
-	Acked Outcome = "acked"
+	Acked = consume.Acked
 	// Retried: the message will be redelivered after Result.Delay.
-	Retried Outcome = "retried"
+	Retried = consume.Retried
 	// Dropped: the message was given up and terminated without a DLQ copy.
-	Dropped Outcome = "dropped"
+	Dropped = consume.Dropped
 	// DeadLettered: the message was copied to the DLQ, then terminated.
-	DeadLettered Outcome = "dead_lettered"
+	DeadLettered = consume.DeadLettered
 )
 
 // Result describes one settled message, for WithOnResult.
@@ -115,7 +115,7 @@ type Consumer struct {
 // (the start position of an existing durable is kept: it resumes where it left off). Pick one
 // durable name per team and purpose, e.g. "billing-order-sync".
 func New(ctx context.Context, js jetstream.JetStream, name string, opts ...Option) (*Consumer, error) {
-	if !streams.ValidToken(name) {
+	if !validToken(name) {
 		return nil, fmt.Errorf("%w: %q", ErrInvalidName, name)
 	}
 	s := defaults()
@@ -135,7 +135,7 @@ func New(ctx context.Context, js jetstream.JetStream, name string, opts ...Optio
 	cfg := s.consumerConfig(name, filter)
 	cons, err := upsert(ctx, js, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("consumer %s on %s: %w", name, streams.Orders, err)
+		return nil, fmt.Errorf("consumer %s on %s: %w", name, Stream, err)
 	}
 	return &Consumer{js: js, cons: cons, name: name, filter: filter, s: s}, nil
 }
@@ -147,7 +147,7 @@ func upsert(ctx context.Context, js jetstream.JetStream, cfg jetstream.ConsumerC
 	// A second attempt covers a concurrent creation by another process.
 	for range 2 {
 		var existing jetstream.Consumer
-		existing, err = js.Consumer(ctx, streams.Orders, cfg.Durable)
+		existing, err = js.Consumer(ctx, Stream, cfg.Durable)
 		switch {
 		case err == nil:
 			cur := existing.CachedInfo().Config
@@ -157,7 +157,7 @@ func upsert(ctx context.Context, js jetstream.JetStream, cfg jetstream.ConsumerC
 			return nil, fmt.Errorf("look up: %w", err)
 		}
 		var cons jetstream.Consumer
-		cons, err = js.CreateOrUpdateConsumer(ctx, streams.Orders, cfg)
+		cons, err = js.CreateOrUpdateConsumer(ctx, Stream, cfg)
 		if err == nil {
 			return cons, nil
 		}
@@ -185,14 +185,14 @@ func FilterSubject(tenant, provider string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return streams.OrderSubject(t, p), nil
+	return orderSubject(t, p), nil
 }
 
 func filterToken(what, v string) (string, error) {
 	if v == "" || v == "*" {
 		return "*", nil
 	}
-	if !streams.ValidToken(v) {
+	if !validToken(v) {
 		return "", fmt.Errorf("%w: %s %q", ErrInvalidFilter, what, v)
 	}
 	return v, nil

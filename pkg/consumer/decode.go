@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"mime"
 
-	"github.com/hookline/hookline/pkg/streams"
 	ordersv1 "github.com/hookline/hookline/proto/gen/hookline/orders/v1"
 	"github.com/nats-io/nats.go"
 	"google.golang.org/protobuf/proto"
@@ -27,8 +26,8 @@ var (
 // carry event_id, tenant_id, provider and order_id. Unknown fields (a newer schema) are kept.
 // Any error wraps ErrPoison and one of ErrContentType, ErrDecode or ErrInvalidEvent.
 func Decode(header nats.Header, data []byte) (*ordersv1.OrderStatusChanged, error) {
-	ct := header.Get(streams.HeaderContentType)
-	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != streams.ContentTypeProtobuf {
+	ct := header.Get(HeaderContentType)
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != ContentTypeProtobuf {
 		return nil, fmt.Errorf("%w: %w: %q", ErrPoison, ErrContentType, ct)
 	}
 	ev := &ordersv1.OrderStatusChanged{}

@@ -6,13 +6,14 @@ import (
 	"slices"
 	"time"
 
+	"github.com/hookline/hookline/pkg/consume"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Defaults used when an option is not given.
 const (
 	DefaultAckWait      = 30 * time.Second
-	DefaultDrainTimeout = 30 * time.Second
+	DefaultDrainTimeout = consume.DefaultDrainTimeout
 )
 
 // DefaultBackoff is the redelivery delay after a failed delivery n (1-based): entry n-1, the last
@@ -166,7 +167,4 @@ func (s *settings) consumerConfig(name, filter string) jetstream.ConsumerConfig 
 }
 
 // backoffFor returns the delay after a failed delivery n (1-based).
-func (s *settings) backoffFor(n uint64) time.Duration {
-	i := min(max(n, 1), uint64(len(s.backoff))) - 1
-	return s.backoff[i]
-}
+func (s *settings) backoffFor(n uint64) time.Duration { return consume.Backoff(s.backoff, n) }

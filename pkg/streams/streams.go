@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookline/hookline/pkg/consume"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -17,7 +18,7 @@ const (
 	Webhooks  = "WEBHOOKS"
 	Callbacks = "CALLBACKS"
 	Orders    = "ORDERS"
-	DLQ       = "DLQ"
+	DLQ       = consume.DLQStream
 )
 
 // Header names carried on messages (contract section 4).
@@ -31,15 +32,15 @@ const (
 	HeaderOrderID     = "Hookline-Order-Id"
 	HeaderContentType = "Content-Type"
 
-	HeaderDLQReason     = "Hookline-Dlq-Reason"
-	HeaderDLQStreamSeq  = "Hookline-Dlq-Stream-Seq"
-	HeaderDLQDeliveries = "Hookline-Dlq-Deliveries"
+	HeaderDLQReason     = consume.HeaderDLQReason
+	HeaderDLQStreamSeq  = consume.HeaderDLQStreamSeq
+	HeaderDLQDeliveries = consume.HeaderDLQDeliveries
 	HeaderDLQLastStatus = "Hookline-Dlq-Last-Status"
 	HeaderDLQAttempts   = "Hookline-Dlq-Attempts"
-	HeaderDLQError      = "Hookline-Dlq-Error"
-	HeaderDLQSubject    = "Hookline-Dlq-Subject"
-	HeaderDLQStream     = "Hookline-Dlq-Stream"
-	HeaderDLQAt         = "Hookline-Dlq-At"
+	HeaderDLQError      = consume.HeaderDLQError
+	HeaderDLQSubject    = consume.HeaderDLQSubject
+	HeaderDLQStream     = consume.HeaderDLQStream
+	HeaderDLQAt         = consume.HeaderDLQAt
 
 	// ContentTypeProtobuf marks canonical events.
 	ContentTypeProtobuf = "application/protobuf"
@@ -74,7 +75,7 @@ func OrderSubject(tenant, provider string) string {
 
 // DLQSubject is where a message from original is dead-lettered.
 func DLQSubject(original string) string {
-	return "dlq." + original
+	return consume.DLQSubject(original)
 }
 
 // WebhookMsgID is the Nats-Msg-Id of an inbound webhook.

@@ -2,10 +2,8 @@ module github.com/hookline/hookline/services/dispatcher
 
 go 1.26.0
 
-replace github.com/hookline/hookline/pkg => ../../pkg
-
 require (
-	github.com/hookline/hookline/pkg v0.0.0-00010101000000-000000000000
+	github.com/hookline/hookline/pkg v0.1.0
 	github.com/nats-io/nats.go v1.55.0
 	github.com/prometheus/client_golang v1.25.0
 	go.uber.org/zap v1.28.0
@@ -16,6 +14,7 @@ require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/google/go-tpm v0.9.8 // indirect
+	github.com/hookline/hookline/pkg/consume v0.1.0
 	github.com/klauspost/compress v1.20.1 // indirect
 	github.com/minio/highwayhash v1.0.4 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect

@@ -3,8 +3,8 @@ module github.com/hookline/hookline/services/worker
 go 1.26.0
 
 require (
-	github.com/hookline/hookline/pkg v0.0.0
-	github.com/hookline/hookline/proto v0.0.0
+	github.com/hookline/hookline/pkg v0.1.0
+	github.com/hookline/hookline/proto v0.1.0
 	github.com/nats-io/nats.go v1.55.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/redis/go-redis/v9 v9.23.0
@@ -17,6 +17,7 @@ require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/google/go-tpm v0.9.8 // indirect
+	github.com/hookline/hookline/pkg/consume v0.1.0
 	github.com/klauspost/compress v1.20.1 // indirect
 	github.com/minio/highwayhash v1.0.4 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
@@ -33,9 +34,4 @@ require (
 	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
-)
-
-replace (
-	github.com/hookline/hookline/pkg => ../../pkg
-	github.com/hookline/hookline/proto => ../../proto
 )

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hookline/hookline/pkg/admin"
 	"github.com/hookline/hookline/pkg/consume"
+	"github.com/hookline/hookline/pkg/logging"
 	"github.com/hookline/hookline/pkg/natsconn"
 	"github.com/hookline/hookline/pkg/safedial"
 	"github.com/hookline/hookline/pkg/streams"
@@ -119,7 +120,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		return err
 	}
 
-	loop := consume.New(cons, js, d.Handle, log, consume.Options{
+	loop := consume.New(cons, js, d.Handle, logging.NewKV(log), consume.Options{
 		Workers: cfg.Concurrency,
 		AckWait: cfg.AckWait,
 		// The handler settles every message itself (ack, retry on the schedule, dead-letter), so

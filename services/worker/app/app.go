@@ -14,6 +14,7 @@ import (
 
 	"github.com/hookline/hookline/pkg/admin"
 	"github.com/hookline/hookline/pkg/consume"
+	"github.com/hookline/hookline/pkg/logging"
 	"github.com/hookline/hookline/pkg/natsconn"
 	"github.com/hookline/hookline/pkg/streams"
 	"github.com/hookline/hookline/services/worker/internal/events"
@@ -154,7 +155,7 @@ func consumeUntilDone(ctx context.Context, cfg Config, log *zap.Logger, nc *nats
 		o.AfterPublish = func() error { return h(nc) }
 	}
 	handler := process.New(o)
-	loop := consume.New(cons, js, handler.Handle, log, consume.Options{
+	loop := consume.New(cons, js, handler.Handle, logging.NewKV(log), consume.Options{
 		Workers:    cfg.Worker.Concurrency,
 		MaxDeliver: cfg.Worker.MaxDeliver,
 		Backoff:    cfg.Worker.Backoff,
@@ -210,14 +211,15 @@ func setup(ctx context.Context, cfg Config, log *zap.Logger, js jetstream.JetStr
 	}
 }
 
-func observe(m *metrics.Metrics) func(jetstream.Msg, consume.Outcome, error, time.Duration) {
-	return func(msg jetstream.Msg, outcome consume.Outcome, _ error, took time.Duration) {
+func observe(m *metrics.Metrics) func(consume.Result) {
+	return func(r consume.Result) {
+		msg := r.Msg
 		provider, _, err := streams.ParseWebhookSubject(msg.Subject())
 		if err != nil {
 			provider = "invalid"
 		}
-		m.Handle.WithLabelValues(provider, string(outcome)).Observe(took.Seconds())
-		switch outcome {
+		m.Handle.WithLabelValues(provider, metrics.ResultLabel(r.Outcome)).Observe(r.Took.Seconds())
+		switch r.Outcome {
 		case consume.Acked:
 			if v := msg.Headers().Get(streams.HeaderReceivedAt); v != "" {
 				if t, err := time.Parse(streams.ReceivedAtLayout, v); err == nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/pkg/consume"
+	"github.com/hookline/hookline/pkg/logging"
 	"github.com/hookline/hookline/pkg/natsconn"
 	"github.com/hookline/hookline/pkg/streams"
 	"github.com/hookline/hookline/services/worker/internal/events"
@@ -121,10 +122,10 @@ func Replay(ctx context.Context, cfg Config, log *zap.Logger, o ReplayOptions) (
 		Backoff: cfg.Worker.Backoff, OutageDLQ: cfg.Worker.OutageDLQ,
 	})
 	var handled atomic.Uint64
-	loop := consume.New(cons, js, handler.Handle, log, consume.Options{
+	loop := consume.New(cons, js, handler.Handle, logging.NewKV(log), consume.Options{
 		Workers: o.Concurrency, MaxDeliver: cfg.Worker.MaxDeliver, Backoff: cfg.Worker.Backoff, AckWait: cfg.Worker.AckWait,
-		OnDone: func(_ jetstream.Msg, outcome consume.Outcome, _ error, _ time.Duration) {
-			if outcome != consume.Retried {
+		OnDone: func(r consume.Result) {
+			if r.Outcome != consume.Retried {
 				handled.Add(1)
 			}
 		},

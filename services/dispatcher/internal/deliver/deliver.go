@@ -247,7 +247,7 @@ func (d *Deliverer) retry(ctx context.Context, log *zap.Logger, seq uint64, rec 
 		// The retry still happens; the attempt may be counted once less.
 		log.Warn("attempt not recorded", zap.Error(err))
 	}
-	log.Info("callback attempt failed; retrying", append(fields, zap.Duration("delay", delay))...)
+	// The consume engine logs the retry, with this error and the delay.
 	return consume.Retry(delay, attemptError(rec, resp))
 }
 
@@ -256,7 +256,7 @@ func (d *Deliverer) deadLetter(log *zap.Logger, rec Record, reason, class string
 	d.o.Metrics.DeadLetters.WithLabelValues(reason).Inc()
 	// The record stays (until the bucket's TTL): if the DLQ publish fails, the loop naks and the
 	// redelivery must not start the schedule over.
-	log.Warn("callback dead-lettered", append(fields, zap.String("reason", reason))...)
+	// The consume engine logs the dead letter, with this error and the reason.
 	err := attemptError(rec, Response{Status: rec.LastStatus, Err: errorOf(rec)})
 	return consume.DeadLetter(reason, err, map[string]string{
 		streams.HeaderDLQLastStatus: strconv.Itoa(rec.LastStatus),

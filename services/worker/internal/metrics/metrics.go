@@ -4,6 +4,7 @@ package metrics
 import (
 	"fmt"
 
+	"github.com/hookline/hookline/pkg/consume"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -58,4 +59,21 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// ResultLabel is the result label of Handle for a consume outcome: the short names this metric
+// has always carried (ack, retry, dlq; drop is never produced by the worker), so dashboards and
+// alerts keep working although the engine's outcome names are longer.
+func ResultLabel(o consume.Outcome) string {
+	switch o {
+	case consume.Acked:
+		return "ack"
+	case consume.Retried:
+		return "retry"
+	case consume.DeadLettered:
+		return KindDLQ
+	case consume.Dropped:
+		return "drop"
+	}
+	return string(o)
 }

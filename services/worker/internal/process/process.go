@@ -87,8 +87,7 @@ func (h *Handler) outage(delivered uint64, err error) error {
 }
 
 func (h *Handler) delay(delivered uint64) time.Duration {
-	i := min(max(delivered, 1), uint64(len(h.o.Backoff))) - 1
-	return h.o.Backoff[i]
+	return consume.Backoff(h.o.Backoff, delivered)
 }
 
 // ReceivedAt reads Hookline-Received-At, else returns fallback (the stream's own timestamp).

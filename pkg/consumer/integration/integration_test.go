@@ -28,13 +28,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	n := testkit.StartNATS(t)
-	_, js := n.Conn(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	if err := streams.Ensure(ctx, js, streams.Options{}); err != nil {
-		t.Fatalf("ensure streams: %v", err)
-	}
+	js, ctx := testkit.StartNATSWithStreams(t)
 	return &env{t: t, js: js, ctx: ctx}
 }
 
@@ -79,24 +73,7 @@ func (e *env) newConsumer(name string, opts ...consumer.Option) (*consumer.Consu
 // run starts c.Run; stop cancels it and fails the test unless Run returns nil.
 func (e *env) run(c *consumer.Consumer, h consumer.Handler) (stop func()) {
 	e.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- c.Run(ctx, h) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-errc:
-				if err != nil {
-					e.t.Errorf("Run: %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				e.t.Errorf("Run did not return within 30s of cancel")
-			}
-		})
-	}
-	e.t.Cleanup(stop)
+	stop, _ = testkit.RunInBackground(e.t, func(ctx context.Context) error { return c.Run(ctx, h) })
 	return stop
 }
 
@@ -134,23 +111,7 @@ func (e *env) waitInfo(name string, cond func(*jetstream.ConsumerInfo) bool) *je
 // dlq returns the messages on the DLQ stream.
 func (e *env) dlq() []*jetstream.RawStreamMsg {
 	e.t.Helper()
-	s, err := e.js.Stream(e.ctx, streams.DLQ)
-	if err != nil {
-		e.t.Fatalf("DLQ stream: %v", err)
-	}
-	info, err := s.Info(e.ctx)
-	if err != nil {
-		e.t.Fatalf("DLQ info: %v", err)
-	}
-	var out []*jetstream.RawStreamMsg
-	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
-		m, err := s.GetMsg(e.ctx, seq)
-		if err != nil {
-			e.t.Fatalf("DLQ message %d: %v", seq, err)
-		}
-		out = append(out, m)
-	}
-	return out
+	return testkit.StreamMsgs(e.t, e.ctx, e.js, streams.DLQ)
 }
 
 // recorder keeps what handlers saw and what Run reported.
@@ -200,13 +161,7 @@ func (r *recorder) numResults() int {
 
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.Eventually(t, within, what, cond)
 }
 
 func TestRunReceivesCanonicalEvents(t *testing.T) {
