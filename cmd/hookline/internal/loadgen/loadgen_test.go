@@ -205,3 +205,20 @@ func TestFixedRateSendsNoExtraRequest(t *testing.T) {
 		t.Fatalf("%d requests at 200/s for 300ms, want at most 60", res.Requests)
 	}
 }
+
+// newULID is deterministic for a seeded source, so a bench run can be replayed: pin its output.
+func TestULIDPinned(t *testing.T) {
+	rnd := mrand.New(mrand.NewPCG(1, 2))
+	tests := []struct {
+		give time.Time
+		want string
+	}{
+		{time.Date(2025, 1, 1, 0, 0, 0, 123e6, time.UTC), "01JGFJJZ3V23TPSV3X0YPW7KMX"},
+		{time.UnixMilli(1<<48 - 1), "7ZZZZZZZZZH209NG9TPVEC1VEB"},
+	}
+	for _, tt := range tests {
+		if got := newULID(tt.give, rnd); got != tt.want {
+			t.Errorf("newULID(%s) = %s, want %s", tt.give, got, tt.want)
+		}
+	}
+}
