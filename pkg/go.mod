@@ -33,6 +33,7 @@ require (
 )
 
 require (
+	github.com/google/uuid v1.6.0
 	github.com/hookline/hookline/proto v0.0.0
 	google.golang.org/protobuf v1.36.12
 )
