@@ -18,6 +18,9 @@ import (
 	"github.com/hookline/hookline/pkg/webhook"
 )
 
+// crockford is the ULID alphabet (Crockford base32).
+const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
 // decodeULIDTime reads the 48-bit millisecond time of a ULID, independently of newULID.
 func decodeULIDTime(t *testing.T, s string) time.Time {
 	t.Helper()
