@@ -5,7 +5,9 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/netip"
 	"net/url"
@@ -255,7 +257,7 @@ func (c *Config) loadFile(path string, lookup Lookup) error {
 	var fc fileConfig
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
-	if err := dec.Decode(&fc); err != nil && err.Error() != "EOF" {
+	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w: HOOKLINE_CONFIG %s: %s", ErrInvalid, path, oneLine(err.Error()))
 	}
 	fail := func(where, format string, args ...any) error {
