@@ -41,12 +41,10 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Default ports (contract section 1).
-var Defaults = config.Defaults{HTTPAddr: ":8080", AdminAddr: ":9090"}
-
-// LoadConfig reads the ingress configuration from lookup (os.LookupEnv).
+// LoadConfig reads the ingress configuration from lookup (os.LookupEnv). Its defaults are here
+// and in config.Load; the ports are contract section 1's.
 func LoadConfig(lookup config.Lookup) (Config, error) {
-	base, err := config.Load(lookup, Defaults)
+	base, err := config.Load(lookup, config.Defaults{HTTPAddr: ":8080", AdminAddr: ":9090"})
 	if err != nil {
 		return Config{}, err
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/cmd/hookline/internal/loadgen"
+	"github.com/hookline/hookline/pkg/config"
 	"github.com/hookline/hookline/pkg/streams"
 	"github.com/labstack/echo/v4"
 	"github.com/nats-io/nats.go"
@@ -261,7 +262,7 @@ func openStream(ctx context.Context, url, name string) (*nats.Conn, jetstream.St
 func runStreamCount(ctx context.Context, env Env) error {
 	fs := flag.NewFlagSet("bench stream-count", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	natsURL := fs.String("nats", envOr(env, "NATS_URL", "nats://127.0.0.1:4222"), "NATS URL")
+	natsURL := fs.String("nats", envOr(env, "NATS_URL", config.DefaultNATSURL), "NATS URL")
 	name := fs.String("stream", streams.Webhooks, "stream")
 	if err := fs.Parse(env.Args[1:]); err != nil {
 		return fmt.Errorf("%w: %w", ErrUsage, err)

@@ -34,6 +34,14 @@ func (s BreakerState) String() string {
 	return "closed"
 }
 
+// Defaults of HostOptions.
+const (
+	DefaultMaxConcurrent    = 4
+	DefaultFailureThreshold = 5
+	DefaultCooldown         = 30 * time.Second
+	DefaultBusyDelay        = time.Second
+)
+
 // HostOptions configure per-destination limits.
 type HostOptions struct {
 	// MaxConcurrent caps requests in flight to one host (default 4).
@@ -74,16 +82,16 @@ type Hosts struct {
 // NewHosts returns the tracker.
 func NewHosts(o HostOptions) *Hosts {
 	if o.MaxConcurrent < 1 {
-		o.MaxConcurrent = 4
+		o.MaxConcurrent = DefaultMaxConcurrent
 	}
 	if o.FailureThreshold < 1 {
-		o.FailureThreshold = 5
+		o.FailureThreshold = DefaultFailureThreshold
 	}
 	if o.Cooldown <= 0 {
-		o.Cooldown = 30 * time.Second
+		o.Cooldown = DefaultCooldown
 	}
 	if o.BusyDelay <= 0 {
-		o.BusyDelay = time.Second
+		o.BusyDelay = DefaultBusyDelay
 	}
 	return &Hosts{o: o, sched: Schedule{Rand: o.Rand}, hosts: map[string]*hostState{}}
 }
