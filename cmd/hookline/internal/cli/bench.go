@@ -61,12 +61,16 @@ func runBench(ctx context.Context, env Env) error {
 	if err := fs.Parse(env.Args); err != nil {
 		return fmt.Errorf("%w: %w", ErrUsage, err)
 	}
+	cfg, err := config.Load(withDevDefaults(env.Lookup), config.Defaults{})
+	if err != nil {
+		return err
+	}
 	o := loadgen.Options{
 		Target: *target, Concurrency: *conc, Rate: *rate, Duration: *dur, Count: *count, Retries: *retries,
 		Scenario: loadgen.Scenario{
 			Orders: *orders, PetstoreShare: *pet, DuplicateRate: *dups, ShuffleRate: *shuffle, Tenant: *tenant,
-			PetstoreSecret: []byte(firstSecret(envOr(env, "HOOKLINE_PETSTORE_SECRETS", devDefaults["HOOKLINE_PETSTORE_SECRETS"]))),
-			BunjangSecret:  []byte(firstSecret(envOr(env, "HOOKLINE_BUNJANG_SECRETS", devDefaults["HOOKLINE_BUNJANG_SECRETS"]))),
+			PetstoreSecret: signingSecret(cfg, *tenant, config.ProviderPetstore),
+			BunjangSecret:  signingSecret(cfg, *tenant, config.ProviderBunjang),
 			RunID:          strconv.FormatInt(time.Now().UnixNano(), 36),
 		},
 	}
@@ -151,15 +155,6 @@ func runBench(ctx context.Context, env Env) error {
 	return nil
 }
 
-func firstSecret(list string) string {
-	for i := 0; i < len(list); i++ {
-		if list[i] == ',' {
-			return list[:i]
-		}
-	}
-	return list
-}
-
 // runBenchTarget serves the comparison baseline: an echo handler that reads the body and answers
 // 202, with nothing else.
 func runBenchTarget(ctx context.Context, env Env) error {
@@ -218,10 +213,14 @@ func runBenchCorpus(env Env) error {
 	if err := fs.Parse(env.Args[1:]); err != nil {
 		return fmt.Errorf("%w: %w", ErrUsage, err)
 	}
+	cfg, err := config.Load(env.Lookup, config.Defaults{})
+	if err != nil {
+		return err
+	}
 	s := loadgen.Scenario{
 		Orders: *orders, PetstoreShare: *pet,
-		PetstoreSecret: []byte(firstSecret(envOr(env, "HOOKLINE_PETSTORE_SECRETS", ""))),
-		BunjangSecret:  []byte(firstSecret(envOr(env, "HOOKLINE_BUNJANG_SECRETS", ""))),
+		PetstoreSecret: signingSecret(cfg, "", config.ProviderPetstore),
+		BunjangSecret:  signingSecret(cfg, "", config.ProviderBunjang),
 		RunID:          strconv.FormatInt(time.Now().UnixNano(), 36),
 	}
 	if err := loadgen.WriteCorpus(*out, *split, *n, *host, s); err != nil {
