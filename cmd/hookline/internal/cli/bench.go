@@ -178,13 +178,17 @@ func runBenchTarget(ctx context.Context, env Env) error {
 	}
 	fmt.Fprintf(env.Stdout, "bare echo handler on http://%s\n", ln.Addr())
 	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
 		_ = srv.Shutdown(sctx) // best effort on the way out
-	}()
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		cancel()
+		err = <-serveErr
+	case err = <-serveErr:
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
