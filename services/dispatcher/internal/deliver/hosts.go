@@ -71,6 +71,12 @@ type hostState struct {
 
 // Hosts tracks in-flight requests and the circuit breaker of each destination host. Hosts with
 // nothing in flight, no recent failures and a closed breaker are forgotten.
+//
+// The breaker is this small state machine rather than sony/gobreaker (issue 11, measured): the
+// library reads time.Now itself, so it cannot follow the clock the dispatcher passes in (the open
+// wait returned for NakWithDelay and TestBreakerLifecycle's cooldown both depend on it), it does
+// not expose when an open breaker half-opens, and a prototype under this limiter cost 755 ns and
+// 7 allocations per Acquire/Release against 105 ns and none here.
 type Hosts struct {
 	o     HostOptions
 	sched Schedule // for jitter only
