@@ -516,3 +516,49 @@ func TestVerifyFindsInjectedFaults(t *testing.T) {
 		t.Fatalf("verify after deleting a canonical event of %s: err %v\n%s", bunKey, err, out)
 	}
 }
+
+// Issue 11, acceptance 8: `hookline bench` and `hookline send` load secrets through the same
+// code as the services, so env: and file: references are resolved, not used as the key: every
+// request passes the ingress's signature check.
+func TestBenchAndSendResolveSecretReferences(t *testing.T) {
+	r := testkit.StartRedis(t)
+	bunFile := filepath.Join(t.TempDir(), "bunjang.secret")
+	if err := os.WriteFile(bunFile, []byte("bunjang-from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDev(t, r.URL, "HOOKLINE_PETSTORE_SECRETS=env:HL_E2E_PETSTORE_KEY", "HL_E2E_PETSTORE_KEY=petstore-from-env",
+		"HOOKLINE_BUNJANG_SECRETS=file:"+bunFile)
+	out := filepath.Join(t.TempDir(), "bench.json")
+	d.mustRun("bench", "-q", "-target", d.ingress, "-n", "200", "-c", "4", "-orders", "20", "-nats", d.nats, "-json", out)
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Requests int64            `json:"requests"`
+		Errors   int64            `json:"errors"`
+		Acked    int64            `json:"acked"`
+		ByStatus map[string]int64 `json:"byStatus"`
+	}
+	if err := json.Unmarshal(raw, &res); err != nil {
+		t.Fatalf("bench json: %v\n%s", err, raw)
+	}
+	if res.Requests != 200 || res.Acked != 200 || res.Errors != 0 {
+		t.Fatalf("bench: %d requests, %d acknowledged, %d errors; want 200, 200, 0 (by status %v)",
+			res.Requests, res.Acked, res.Errors, res.ByStatus)
+	}
+	for code, n := range res.ByStatus {
+		if !strings.HasPrefix(code, "2") {
+			t.Errorf("bench: %d requests answered %s, want every one 2xx", n, code)
+		}
+	}
+	for _, args := range [][]string{
+		{"send", "petstore", "-url", d.ingress, "-order", "ord-secret-ref"},
+		{"send", "bunjang", "-url", d.ingress, "-order", "4242"},
+	} {
+		got := d.mustRun(args...) // send fails unless the ingress answers 2xx
+		if !strings.Contains(got, " -> 20") {
+			t.Errorf("hookline %s: %q, want a 2xx answer", strings.Join(args, " "), got)
+		}
+	}
+}

@@ -5,7 +5,9 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/netip"
 	"net/url"
@@ -93,17 +95,23 @@ func NormalizeTenantID(id string) (string, bool) {
 	return id, id == DefaultTenant || uuidRe.MatchString(id)
 }
 
-// DefaultCallbackRetryDelays is the contract's retry schedule.
-var DefaultCallbackRetryDelays = []time.Duration{
-	time.Minute, 5 * time.Minute, 30 * time.Minute, time.Hour, 6 * time.Hour, 24 * time.Hour,
+// Where the services find NATS and Redis when NATS_URL and REDIS_URL are not set.
+const (
+	DefaultNATSURL  = "nats://127.0.0.1:4222"
+	DefaultRedisURL = "redis://127.0.0.1:6379/0"
+)
+
+// DefaultCallbackRetryDelays returns the contract's retry schedule, a new slice on every call.
+func DefaultCallbackRetryDelays() []time.Duration {
+	return []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, time.Hour, 6 * time.Hour, 24 * time.Hour}
 }
 
 // Load reads the configuration from lookup (os.LookupEnv in production).
 func Load(lookup Lookup, d Defaults) (*Config, error) {
 	e := NewEnv(lookup)
 	c := &Config{
-		NATSURL:          e.String("NATS_URL", "nats://127.0.0.1:4222"),
-		RedisURL:         e.String("REDIS_URL", "redis://127.0.0.1:6379/0"),
+		NATSURL:          e.String("NATS_URL", DefaultNATSURL),
+		RedisURL:         e.String("REDIS_URL", DefaultRedisURL),
 		LogLevel:         strings.ToLower(e.String("HOOKLINE_LOG_LEVEL", "info")),
 		HTTPAddr:         e.String("HOOKLINE_HTTP_ADDR", d.HTTPAddr),
 		AdminAddr:        e.String("HOOKLINE_ADMIN_ADDR", d.AdminAddr),
@@ -115,7 +123,7 @@ func Load(lookup Lookup, d Defaults) (*Config, error) {
 			DuplicateWindow: e.Duration("HOOKLINE_DUPLICATE_WINDOW", 2*time.Minute),
 			MaxAge:          e.Duration("HOOKLINE_STREAM_MAX_AGE", 7*24*time.Hour),
 		},
-		CallbackRetryDelays:  e.Durations("HOOKLINE_CALLBACK_RETRY_DELAYS", DefaultCallbackRetryDelays),
+		CallbackRetryDelays:  e.Durations("HOOKLINE_CALLBACK_RETRY_DELAYS", DefaultCallbackRetryDelays()),
 		CallbackAllowPrivate: e.Bool("HOOKLINE_CALLBACK_ALLOW_PRIVATE", false),
 		Tenants:              map[string]*Tenant{},
 		Sources:              map[string]*Source{},
@@ -255,7 +263,7 @@ func (c *Config) loadFile(path string, lookup Lookup) error {
 	var fc fileConfig
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
-	if err := dec.Decode(&fc); err != nil && err.Error() != "EOF" {
+	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w: HOOKLINE_CONFIG %s: %s", ErrInvalid, path, oneLine(err.Error()))
 	}
 	fail := func(where, format string, args ...any) error {

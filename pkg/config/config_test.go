@@ -542,3 +542,19 @@ func TestParseDuration(t *testing.T) {
 		})
 	}
 }
+
+// Every Config gets its own retry schedule: changing one cannot change another's.
+func TestDefaultCallbackRetryDelaysAreNotShared(t *testing.T) {
+	a, err := config.Load(env{}.lookup, testDefaults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.CallbackRetryDelays[0] = time.Hour
+	b, err := config.Load(env{}.lookup, testDefaults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := b.CallbackRetryDelays[0], config.DefaultCallbackRetryDelays()[0]; got != want || want != time.Minute {
+		t.Fatalf("second Load's first retry delay = %s, want %s (1m)", got, want)
+	}
+}

@@ -1,9 +1,6 @@
 package streams
 
-import (
-	"crypto/sha1" //nolint:gosec // UUIDv5 is defined on SHA-1 (RFC 9562); this is an identifier, not a MAC
-	"encoding/hex"
-)
+import "github.com/google/uuid"
 
 // CallbackRequest is the JSON body of a CALLBACKS message (contract section 4): an accepted
 // `POST /v1/orders/{id}` request, written by the ingress and read by the dispatcher.
@@ -25,7 +22,7 @@ func CallbackMsgID(tenant, orderID, timestamp string) string {
 }
 
 // callbackNamespace is the UUIDv5 namespace of callback event ids (a fixed random UUID).
-var callbackNamespace = [16]byte{
+var callbackNamespace = uuid.UUID{
 	0x6b, 0x1e, 0x3c, 0x52, 0x0d, 0x8f, 0x4a, 0x61, 0x9c, 0x27, 0x5e, 0x90, 0xb4, 0x13, 0x7a, 0xd8,
 }
 
@@ -33,22 +30,5 @@ var callbackNamespace = [16]byte{
 // callback for a request: a UUIDv5 of its CallbackMsgID, so the ingress can return it at intake
 // and every delivery attempt, across retries and restarts, carries the same id.
 func CallbackEventID(tenant, orderID, timestamp string) string {
-	h := sha1.New() //nolint:gosec // see import
-	h.Write(callbackNamespace[:])
-	h.Write([]byte(CallbackMsgID(tenant, orderID, timestamp)))
-	var u [16]byte
-	copy(u[:], h.Sum(nil))
-	u[6] = (u[6] & 0x0f) | 0x50 // version 5
-	u[8] = (u[8] & 0x3f) | 0x80 // RFC 9562 variant
-	var b [36]byte
-	hex.Encode(b[0:8], u[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], u[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], u[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], u[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:], u[10:])
-	return string(b[:])
+	return uuid.NewSHA1(callbackNamespace, []byte(CallbackMsgID(tenant, orderID, timestamp))).String()
 }

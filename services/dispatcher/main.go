@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/hookline/hookline/pkg/config"
 	"github.com/hookline/hookline/pkg/logging"
 	"github.com/hookline/hookline/services/dispatcher/app"
 )
@@ -23,11 +22,7 @@ func main() {
 }
 
 func run() error {
-	base, err := config.Load(os.LookupEnv, app.Defaults)
-	if err != nil {
-		return err
-	}
-	cfg, err := app.NewConfig(base, os.LookupEnv)
+	cfg, err := app.LoadConfig(os.LookupEnv)
 	if err != nil {
 		return err
 	}

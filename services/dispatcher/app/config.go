@@ -2,15 +2,16 @@ package app
 
 import (
 	"fmt"
-	"github.com/hookline/hookline/pkg/webhook"
 	"net"
 	"time"
 
 	"github.com/hookline/hookline/pkg/config"
+	"github.com/hookline/hookline/pkg/webhook"
+	"github.com/hookline/hookline/services/dispatcher/internal/deliver"
 )
 
-// Defaults is the dispatcher's admin address (contract section 1).
-var Defaults = config.Defaults{AdminAddr: ":9092"}
+// DefaultAdminAddr is the dispatcher's admin address (contract section 1).
+const DefaultAdminAddr = ":9092"
 
 // Config is the dispatcher's configuration: the shared settings plus its own.
 type Config struct {
@@ -57,24 +58,56 @@ type Config struct {
 // ackMargin is how much longer than one HTTP attempt the consumer's AckWait must be.
 const ackMargin = 2 * time.Second
 
+// LoadConfig reads the shared configuration and the dispatcher's settings from lookup
+// (os.LookupEnv).
+func LoadConfig(lookup config.Lookup) (Config, error) {
+	base, err := config.Load(lookup, config.Defaults{AdminAddr: DefaultAdminAddr})
+	if err != nil {
+		return Config{}, err
+	}
+	return NewConfig(base, lookup)
+}
+
+// defaults are the dispatcher's own settings with nothing in the environment, less the two that
+// follow other settings (ackWaitFor, attemptsTTLFor). NewConfig and withDefaults both read them.
+func defaults() Config {
+	return Config{
+		CallbackTimeout: 10 * time.Second,
+		Concurrency:     32,
+		MaxAckPending:   20000,
+		HostConcurrency: deliver.DefaultMaxConcurrent,
+		HostBusyDelay:   deliver.DefaultBusyDelay,
+		BreakerFailures: deliver.DefaultFailureThreshold,
+		BreakerCooldown: deliver.DefaultCooldown,
+		RetryJitter:     0.2,
+		MaxRetryAfter:   deliver.DefaultMaxRetryAfter,
+	}
+}
+
+// ackWaitFor is the default AckWait for a callback timeout: 20s more, at least 30s.
+func ackWaitFor(timeout time.Duration) time.Duration {
+	return max(30*time.Second, timeout+20*time.Second)
+}
+
 // NewConfig adds the dispatcher's settings, read through lookup, to base. Errors wrap
 // config.ErrInvalid and name the setting in one line.
 func NewConfig(base *config.Config, lookup config.Lookup) (Config, error) {
+	d := defaults()
 	e := config.NewEnv(lookup)
 	c := Config{
 		Config:          base,
-		CallbackTimeout: e.Duration("HOOKLINE_CALLBACK_TIMEOUT", 10*time.Second),
-		Concurrency:     e.Int("HOOKLINE_DISPATCHER_CONCURRENCY", 32, 1, 4096),
-		MaxAckPending:   e.Int("HOOKLINE_DISPATCHER_MAX_ACK_PENDING", 20000, 1, 10_000_000),
-		HostConcurrency: e.Int("HOOKLINE_CALLBACK_HOST_CONCURRENCY", 4, 1, 1024),
-		HostBusyDelay:   e.Duration("HOOKLINE_CALLBACK_HOST_BUSY_DELAY", time.Second),
-		BreakerFailures: e.Int("HOOKLINE_CALLBACK_BREAKER_FAILURES", 5, 1, 1_000_000),
-		BreakerCooldown: e.Duration("HOOKLINE_CALLBACK_BREAKER_COOLDOWN", 30*time.Second),
-		RetryJitter:     e.Float("HOOKLINE_CALLBACK_RETRY_JITTER", 0.2),
-		MaxRetryAfter:   e.Duration("HOOKLINE_CALLBACK_MAX_RETRY_AFTER", 24*time.Hour),
+		CallbackTimeout: e.Duration("HOOKLINE_CALLBACK_TIMEOUT", d.CallbackTimeout),
+		Concurrency:     e.Int("HOOKLINE_DISPATCHER_CONCURRENCY", d.Concurrency, 1, 4096),
+		MaxAckPending:   e.Int("HOOKLINE_DISPATCHER_MAX_ACK_PENDING", d.MaxAckPending, 1, 10_000_000),
+		HostConcurrency: e.Int("HOOKLINE_CALLBACK_HOST_CONCURRENCY", d.HostConcurrency, 1, 1024),
+		HostBusyDelay:   e.Duration("HOOKLINE_CALLBACK_HOST_BUSY_DELAY", d.HostBusyDelay),
+		BreakerFailures: e.Int("HOOKLINE_CALLBACK_BREAKER_FAILURES", d.BreakerFailures, 1, 1_000_000),
+		BreakerCooldown: e.Duration("HOOKLINE_CALLBACK_BREAKER_COOLDOWN", d.BreakerCooldown),
+		RetryJitter:     e.Float("HOOKLINE_CALLBACK_RETRY_JITTER", d.RetryJitter),
+		MaxRetryAfter:   e.Duration("HOOKLINE_CALLBACK_MAX_RETRY_AFTER", d.MaxRetryAfter),
 	}
-	c.AckWait = e.Duration("HOOKLINE_DISPATCHER_ACK_WAIT", max(30*time.Second, c.CallbackTimeout+20*time.Second))
-	c.AttemptsTTL = e.Duration("HOOKLINE_CALLBACK_ATTEMPTS_TTL", defaultAttemptsTTL(base))
+	c.AckWait = e.Duration("HOOKLINE_DISPATCHER_ACK_WAIT", ackWaitFor(c.CallbackTimeout))
+	c.AttemptsTTL = e.Duration("HOOKLINE_CALLBACK_ATTEMPTS_TTL", attemptsTTLFor(base))
 	if c.RetryJitter > 1 {
 		e.Fail("HOOKLINE_CALLBACK_RETRY_JITTER", "want a fraction from 0 to 1, got %g", c.RetryJitter)
 	}
@@ -105,7 +138,8 @@ func (c Config) Validate() error {
 	return nil
 }
 
-func defaultAttemptsTTL(base *config.Config) time.Duration {
+// attemptsTTLFor is the default AttemptsTTL: the larger of 7 days and twice the retry schedule.
+func attemptsTTLFor(base *config.Config) time.Duration {
 	var total time.Duration
 	if base != nil {
 		for _, d := range base.CallbackRetryDelays {
@@ -115,38 +149,29 @@ func defaultAttemptsTTL(base *config.Config) time.Duration {
 	return max(7*24*time.Hour, 2*total)
 }
 
-// withDefaults fills zero values, so a Config built in code (the operator CLI, tests) works.
+// withDefaults fills zero values from defaults(), so a Config built in code (tests) works.
 func (c Config) withDefaults() Config {
-	if c.CallbackTimeout <= 0 {
-		c.CallbackTimeout = 10 * time.Second
+	d := defaults()
+	fill := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
 	}
-	if c.AckWait <= 0 {
-		c.AckWait = max(30*time.Second, c.CallbackTimeout+20*time.Second)
+	fillInt := func(v *int, def int) {
+		if *v < 1 {
+			*v = def
+		}
 	}
-	if c.Concurrency < 1 {
-		c.Concurrency = 32
-	}
-	if c.MaxAckPending < 1 {
-		c.MaxAckPending = 20000
-	}
-	if c.HostConcurrency < 1 {
-		c.HostConcurrency = 4
-	}
-	if c.HostBusyDelay <= 0 {
-		c.HostBusyDelay = time.Second
-	}
-	if c.BreakerFailures < 1 {
-		c.BreakerFailures = 5
-	}
-	if c.BreakerCooldown <= 0 {
-		c.BreakerCooldown = 30 * time.Second
-	}
-	if c.MaxRetryAfter <= 0 {
-		c.MaxRetryAfter = 24 * time.Hour
-	}
-	if c.AttemptsTTL <= 0 {
-		c.AttemptsTTL = defaultAttemptsTTL(c.Config)
-	}
+	fill(&c.CallbackTimeout, d.CallbackTimeout)
+	fill(&c.AckWait, ackWaitFor(c.CallbackTimeout))
+	fillInt(&c.Concurrency, d.Concurrency)
+	fillInt(&c.MaxAckPending, d.MaxAckPending)
+	fillInt(&c.HostConcurrency, d.HostConcurrency)
+	fill(&c.HostBusyDelay, d.HostBusyDelay)
+	fillInt(&c.BreakerFailures, d.BreakerFailures)
+	fill(&c.BreakerCooldown, d.BreakerCooldown)
+	fill(&c.MaxRetryAfter, d.MaxRetryAfter)
+	fill(&c.AttemptsTTL, attemptsTTLFor(c.Config))
 	return c
 }
 

@@ -82,3 +82,15 @@ func TestNewConfigErrorsNameTheSetting(t *testing.T) {
 		})
 	}
 }
+
+// A Config built in code gets the same defaults as one read from an empty environment.
+func TestWithDefaultsMatchesNewConfig(t *testing.T) {
+	c, err := loadConfig(map[string]string{"HOOKLINE_CALLBACK_SECRET": "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := Config{Config: c.Config, RetryJitter: c.RetryJitter}.withDefaults()
+	if z != c {
+		t.Fatalf("withDefaults() =\n%+v\nwant (NewConfig)\n%+v", z, c)
+	}
+}

@@ -56,12 +56,10 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Default ports (contract section 1).
-var Defaults = config.Defaults{HTTPAddr: ":8080", AdminAddr: ":9090"}
-
-// LoadConfig reads the ingress configuration from lookup (os.LookupEnv).
+// LoadConfig reads the ingress configuration from lookup (os.LookupEnv). Its defaults are here
+// and in config.Load; the ports are contract section 1's.
 func LoadConfig(lookup config.Lookup) (Config, error) {
-	base, err := config.Load(lookup, Defaults)
+	base, err := config.Load(lookup, config.Defaults{HTTPAddr: ":8080", AdminAddr: ":9090"})
 	if err != nil {
 		return Config{}, err
 	}
@@ -190,8 +188,12 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	api.LimitBody(maxBody)
 	streamsReady.Store(true)
 	keeperCtx, stopKeeper := context.WithCancel(ctx)
-	defer stopKeeper()
-	go keeper.run(keeperCtx)
+	keeperDone := make(chan struct{})
+	go func() {
+		defer close(keeperDone)
+		keeper.run(keeperCtx)
+	}()
+	defer func() { stopKeeper(); <-keeperDone }() // joined before Run returns
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -222,9 +224,11 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	go func() { serveErr <- srv.Serve(publicLn) }()
 
 	var runErr error
+	served := false // the Serve goroutine has returned
 	select {
 	case <-ctx.Done():
 	case err := <-serveErr:
+		served = true
 		runErr = fmt.Errorf("serve: %w", err)
 	case err := <-adminErr:
 		runErr = err
@@ -236,6 +240,9 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	// Stop accepting and wait for in-flight requests; each is waiting on its own PubAck.
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		runErr = errors.Join(runErr, fmt.Errorf("http shutdown: %w", err))
+	}
+	if !served {
+		<-serveErr // Serve returns ErrServerClosed as soon as Shutdown closes the listener
 	}
 	if err := pub.Flush(sctx); err != nil {
 		runErr = errors.Join(runErr, err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/cmd/hookline/internal/loadgen"
+	"github.com/hookline/hookline/pkg/config"
 	"github.com/hookline/hookline/pkg/streams"
 	"github.com/labstack/echo/v4"
 	"github.com/nats-io/nats.go"
@@ -60,12 +61,16 @@ func runBench(ctx context.Context, env Env) error {
 	if err := fs.Parse(env.Args); err != nil {
 		return fmt.Errorf("%w: %w", ErrUsage, err)
 	}
+	cfg, err := config.Load(withDevDefaults(env.Lookup), config.Defaults{})
+	if err != nil {
+		return err
+	}
 	o := loadgen.Options{
 		Target: *target, Concurrency: *conc, Rate: *rate, Duration: *dur, Count: *count, Retries: *retries,
 		Scenario: loadgen.Scenario{
 			Orders: *orders, PetstoreShare: *pet, DuplicateRate: *dups, ShuffleRate: *shuffle, Tenant: *tenant,
-			PetstoreSecret: []byte(firstSecret(envOr(env, "HOOKLINE_PETSTORE_SECRETS", devDefaults["HOOKLINE_PETSTORE_SECRETS"]))),
-			BunjangSecret:  []byte(firstSecret(envOr(env, "HOOKLINE_BUNJANG_SECRETS", devDefaults["HOOKLINE_BUNJANG_SECRETS"]))),
+			PetstoreSecret: signingSecret(cfg, *tenant, config.ProviderPetstore),
+			BunjangSecret:  signingSecret(cfg, *tenant, config.ProviderBunjang),
 			RunID:          strconv.FormatInt(time.Now().UnixNano(), 36),
 		},
 	}
@@ -150,15 +155,6 @@ func runBench(ctx context.Context, env Env) error {
 	return nil
 }
 
-func firstSecret(list string) string {
-	for i := 0; i < len(list); i++ {
-		if list[i] == ',' {
-			return list[:i]
-		}
-	}
-	return list
-}
-
 // runBenchTarget serves the comparison baseline: an echo handler that reads the body and answers
 // 202, with nothing else.
 func runBenchTarget(ctx context.Context, env Env) error {
@@ -182,13 +178,17 @@ func runBenchTarget(ctx context.Context, env Env) error {
 	}
 	fmt.Fprintf(env.Stdout, "bare echo handler on http://%s\n", ln.Addr())
 	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
 		_ = srv.Shutdown(sctx) // best effort on the way out
-	}()
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		cancel()
+		err = <-serveErr
+	case err = <-serveErr:
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
@@ -217,10 +217,14 @@ func runBenchCorpus(env Env) error {
 	if err := fs.Parse(env.Args[1:]); err != nil {
 		return fmt.Errorf("%w: %w", ErrUsage, err)
 	}
+	cfg, err := config.Load(env.Lookup, config.Defaults{})
+	if err != nil {
+		return err
+	}
 	s := loadgen.Scenario{
 		Orders: *orders, PetstoreShare: *pet,
-		PetstoreSecret: []byte(firstSecret(envOr(env, "HOOKLINE_PETSTORE_SECRETS", ""))),
-		BunjangSecret:  []byte(firstSecret(envOr(env, "HOOKLINE_BUNJANG_SECRETS", ""))),
+		PetstoreSecret: signingSecret(cfg, "", config.ProviderPetstore),
+		BunjangSecret:  signingSecret(cfg, "", config.ProviderBunjang),
 		RunID:          strconv.FormatInt(time.Now().UnixNano(), 36),
 	}
 	if err := loadgen.WriteCorpus(*out, *split, *n, *host, s); err != nil {
@@ -261,7 +265,7 @@ func openStream(ctx context.Context, url, name string) (*nats.Conn, jetstream.St
 func runStreamCount(ctx context.Context, env Env) error {
 	fs := flag.NewFlagSet("bench stream-count", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	natsURL := fs.String("nats", envOr(env, "NATS_URL", "nats://127.0.0.1:4222"), "NATS URL")
+	natsURL := fs.String("nats", envOr(env, "NATS_URL", config.DefaultNATSURL), "NATS URL")
 	name := fs.String("stream", streams.Webhooks, "stream")
 	if err := fs.Parse(env.Args[1:]); err != nil {
 		return fmt.Errorf("%w: %w", ErrUsage, err)

@@ -61,7 +61,7 @@ func runDev(ctx context.Context, env Env) error {
 	}
 	redisURL, _ := lookup("REDIS_URL")
 	if redisURL == "" {
-		redisURL = "redis://127.0.0.1:6379/0"
+		redisURL = config.DefaultRedisURL
 	}
 	if err := pingRedis(ctx, redisURL); err != nil {
 		return err
@@ -92,11 +92,7 @@ func runDev(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
-	dbase, err := config.Load(svcLookup(*dispatcherAdmin), dispatcherapp.Defaults)
-	if err != nil {
-		return err
-	}
-	dcfg, err := dispatcherapp.NewConfig(dbase, svcLookup(*dispatcherAdmin))
+	dcfg, err := dispatcherapp.LoadConfig(svcLookup(*dispatcherAdmin))
 	if err != nil {
 		return err
 	}

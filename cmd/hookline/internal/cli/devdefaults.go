@@ -22,3 +22,21 @@ func withDevDefaults(lookup config.Lookup) config.Lookup {
 		return v, ok
 	}
 }
+
+// signingSecret returns the first secret the ingress holds for provider and tenant (empty: the
+// default tenant; one the tenants file does not name falls back to it too), as config.Load read
+// it: env: and file: references resolved, exactly as the services resolve them. nil: none set.
+func signingSecret(cfg *config.Config, tenant, provider string) []byte {
+	id, _ := config.NormalizeTenantID(tenant)
+	t := cfg.Tenants[id]
+	if t == nil {
+		t = cfg.Tenants[config.DefaultTenant]
+	}
+	if t == nil {
+		return nil
+	}
+	if p := t.Providers[provider]; p != nil && len(p.Secrets) > 0 {
+		return p.Secrets[0].Bytes()
+	}
+	return nil
+}

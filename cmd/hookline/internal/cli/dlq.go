@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hookline/hookline/pkg/config"
 	"github.com/hookline/hookline/pkg/streams"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -75,7 +76,7 @@ func runDLQ(ctx context.Context, env Env) error {
 	verb := env.Args[0]
 	fs := flag.NewFlagSet("dlq "+verb, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	natsURL := fs.String("nats", envOr(env, "NATS_URL", "nats://127.0.0.1:4222"), "NATS URL")
+	natsURL := fs.String("nats", envOr(env, "NATS_URL", config.DefaultNATSURL), "NATS URL")
 	var f dlqFilter
 	fs.StringVar(&f.provider, "provider", "", "only this provider (petstore, bunjang, a source, or callbacks)")
 	fs.StringVar(&f.tenant, "tenant", "", "only this tenant")

@@ -53,7 +53,10 @@ func runSend(ctx context.Context, env Env) error {
 		}
 		body = b
 	}
-	lookup := withDevDefaults(env.Lookup)
+	cfg, err := config.Load(withDevDefaults(env.Lookup), config.Defaults{})
+	if err != nil {
+		return err
+	}
 	headers := http.Header{}
 	path := "/webhooks/" + kind
 	switch kind {
@@ -61,7 +64,7 @@ func runSend(ctx context.Context, env Env) error {
 		if body == nil {
 			body = samplePetstore(*eventID, *order, *status, *typ, now)
 		}
-		key, err := pickSecret(*secret, lookup, "HOOKLINE_PETSTORE_SECRETS")
+		key, err := pickSecret(*secret, cfg, *tenant, kind)
 		if err != nil {
 			return err
 		}
@@ -74,7 +77,7 @@ func runSend(ctx context.Context, env Env) error {
 			}
 			body = b
 		}
-		key, err := pickSecret(*secret, lookup, "HOOKLINE_BUNJANG_SECRETS")
+		key, err := pickSecret(*secret, cfg, *tenant, kind)
 		if err != nil {
 			return err
 		}
@@ -89,10 +92,6 @@ func runSend(ctx context.Context, env Env) error {
 		}
 		raw := []byte(*secret)
 		if *secret == "" {
-			cfg, err := config.Load(lookup, config.Defaults{})
-			if err != nil {
-				return err
-			}
 			src, ok := cfg.Sources[*source]
 			if !ok {
 				return fmt.Errorf("%w: no source %q in HOOKLINE_CONFIG", ErrUsage, *source)
@@ -134,20 +133,15 @@ func runSend(ctx context.Context, env Env) error {
 	return nil
 }
 
-func pickSecret(override string, lookup config.Lookup, name string) ([]byte, error) {
+func pickSecret(override string, cfg *config.Config, tenant, provider string) ([]byte, error) {
 	if override != "" {
 		return []byte(override), nil
 	}
-	v, _ := lookup(name)
-	first := firstSecret(v)
-	if first == "" {
-		return nil, fmt.Errorf("%w: %s is not set (or pass -secret)", ErrUsage, name)
+	if key := signingSecret(cfg, tenant, provider); key != nil {
+		return key, nil
 	}
-	s, err := config.ResolveSecret(first, lookup)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return s.Bytes(), nil
+	return nil, fmt.Errorf("%w: no %s secret configured (HOOKLINE_%s_SECRETS or the tenants file; or pass -secret)",
+		ErrUsage, provider, strings.ToUpper(provider))
 }
 
 // ErrRejected is returned when the ingress answers anything but 2xx.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/cmd/hookline/internal/loadgen"
+	"github.com/hookline/hookline/pkg/config"
 	"github.com/hookline/hookline/pkg/streams"
 	ordersv1 "github.com/hookline/hookline/proto/gen/hookline/orders/v1"
 	"github.com/nats-io/nats.go"
@@ -50,7 +51,7 @@ func runVerify(ctx context.Context, env Env) error {
 	fs.SetOutput(env.Stderr)
 	oraclePath := fs.String("oracle", "oracle.json", "oracle written by hookline bench -oracle")
 	base := fs.String("url", envOr(env, "HOOKLINE_WORKER_URL", "http://127.0.0.1:9091"), "worker admin base URL (query API)")
-	natsURL := fs.String("nats", envOr(env, "NATS_URL", "nats://127.0.0.1:4222"), "NATS URL")
+	natsURL := fs.String("nats", envOr(env, "NATS_URL", config.DefaultNATSURL), "NATS URL")
 	wait := fs.Duration("wait", 2*time.Minute, "first wait this long at most for the worker to drain WEBHOOKS")
 	show := fs.Int("show", 20, "problems to print")
 	if err := fs.Parse(env.Args); err != nil {

@@ -18,6 +18,9 @@ import (
 	"github.com/hookline/hookline/pkg/webhook"
 )
 
+// crockford is the ULID alphabet (Crockford base32).
+const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
 // decodeULIDTime reads the 48-bit millisecond time of a ULID, independently of newULID.
 func decodeULIDTime(t *testing.T, s string) time.Time {
 	t.Helper()
@@ -203,5 +206,22 @@ func TestFixedRateSendsNoExtraRequest(t *testing.T) {
 	}
 	if res.Requests > 60 || res.Requests == 0 {
 		t.Fatalf("%d requests at 200/s for 300ms, want at most 60", res.Requests)
+	}
+}
+
+// newULID is deterministic for a seeded source, so a bench run can be replayed: pin its output.
+func TestULIDPinned(t *testing.T) {
+	rnd := mrand.New(mrand.NewPCG(1, 2))
+	tests := []struct {
+		give time.Time
+		want string
+	}{
+		{time.Date(2025, 1, 1, 0, 0, 0, 123e6, time.UTC), "01JGFJJZ3V23TPSV3X0YPW7KMX"},
+		{time.UnixMilli(1<<48 - 1), "7ZZZZZZZZZH209NG9TPVEC1VEB"},
+	}
+	for _, tt := range tests {
+		if got := newULID(tt.give, rnd); got != tt.want {
+			t.Errorf("newULID(%s) = %s, want %s", tt.give, got, tt.want)
+		}
 	}
 }

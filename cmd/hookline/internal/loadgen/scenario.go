@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/pkg/webhook"
+	"github.com/oklog/ulid/v2"
 )
 
 // Request is one webhook to send.
@@ -178,46 +179,19 @@ func (g *generator) sign(r *Request) {
 
 // ULID returns a new ULID for t with random low bits.
 func ULID(t time.Time) string {
-	var seed [16]byte
-	_, _ = rand.Read(seed[:]) // crypto/rand never fails on Linux
-	r := mrand.New(mrand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])))
-	return newULID(t, r)
+	return ulid.MustNew(ulid.Timestamp(t), rand.Reader).String() // crypto/rand never fails on Linux
 }
 
-const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-// newULID encodes a ULID for t with random low bits.
+// newULID encodes a ULID for t with low bits from rnd, so a seeded generator repeats its ids.
 func newULID(t time.Time, rnd *mrand.Rand) string {
-	var b [16]byte
-	ms := uint64(t.UnixMilli())
-	for i := 5; i >= 0; i-- {
-		b[i] = byte(ms)
-		ms >>= 8
-	}
+	var id ulid.ULID
+	_ = id.SetTime(ulid.Timestamp(t)) // fails only past the year 10889
 	hi, lo := rnd.Uint64(), rnd.Uint64()
-	for i := 6; i < 8; i++ {
-		b[i] = byte(hi >> (8 * (i - 6)))
-	}
-	for i := 8; i < 16; i++ {
-		b[i] = byte(lo >> (8 * (i - 8)))
-	}
-	// 128 bits -> 26 characters, 5 bits each, most significant first (2 leading pad bits).
-	var out [26]byte
-	// The first character carries the top 3 bits.
-	out[0] = crockford[b[0]>>5]
-	pos := 1
-	acc := uint64(b[0] & 0x1f)
-	bits := 5
-	for i := 1; i < 16; i++ {
-		acc = acc<<8 | uint64(b[i])
-		bits += 8
-		for bits >= 5 {
-			bits -= 5
-			out[pos] = crockford[(acc>>uint(bits))&0x1f]
-			pos++
-		}
-	}
-	return string(out[:pos])
+	var entropy [10]byte
+	binary.LittleEndian.PutUint16(entropy[:2], uint16(hi))
+	binary.LittleEndian.PutUint64(entropy[2:], lo)
+	_ = id.SetEntropy(entropy[:]) // always 10 bytes
+	return id.String()
 }
 
 func fnv64(s string) uint64 {

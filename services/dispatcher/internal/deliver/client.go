@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/hookline/hookline/pkg/safedial"
@@ -132,10 +131,11 @@ func describe(err error, timeout time.Duration) Response {
 	return Response{Err: fmt.Errorf("request failed: %w", inner)}
 }
 
-// firstForbidden returns the safedial error inside err (it names the address, not the URL).
+// firstForbidden returns the safedial error inside err, the one wrapping ErrForbidden itself (it
+// names the address, not the URL).
 func firstForbidden(err error) error {
 	for e := err; e != nil; e = errors.Unwrap(e) {
-		if strings.HasPrefix(e.Error(), safedial.ErrForbidden.Error()) {
+		if errors.Unwrap(e) == safedial.ErrForbidden { //nolint:errorlint // the wrapper itself, not a match
 			return e
 		}
 	}

@@ -2,8 +2,11 @@ package deliver
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -90,5 +93,26 @@ func TestHTTPSenderRefusesForbiddenAtDial(t *testing.T) {
 	}
 	if hits.Load() != 0 {
 		t.Fatalf("receiver hit %d times", hits.Load())
+	}
+}
+
+func TestFirstForbiddenNamesTheAddress(t *testing.T) {
+	inner := fmt.Errorf("%w: 10.0.0.1:80 is private", safedial.ErrForbidden)
+	tests := []struct {
+		name string
+		give error
+		want string
+	}{
+		{"inside url and op errors", &url.Error{Op: "Post", URL: "http://cb.example/secret-path",
+			Err: &net.OpError{Op: "dial", Net: "tcp", Err: inner}}, inner.Error()},
+		{"wrapped again by a resolver", fmt.Errorf("cb.example resolves to a refused address: %w", inner), inner.Error()},
+		{"the sentinel alone", safedial.ErrForbidden, safedial.ErrForbidden.Error()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := firstForbidden(tt.give); got.Error() != tt.want {
+				t.Fatalf("firstForbidden = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -74,11 +74,14 @@ type Deliverer struct {
 	inflight map[uint64]struct{}
 }
 
+// DefaultMaxRetryAfter caps a receiver's Retry-After when Options.MaxRetryAfter is zero.
+const DefaultMaxRetryAfter = 24 * time.Hour
+
 // New returns a Deliverer. The secret must be a valid Standard Webhooks secret (Config.Validate
 // checks it at start).
 func New(o Options) (*Deliverer, error) {
 	if o.MaxRetryAfter <= 0 {
-		o.MaxRetryAfter = 24 * time.Hour
+		o.MaxRetryAfter = DefaultMaxRetryAfter
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -34,6 +34,14 @@ func (s BreakerState) String() string {
 	return "closed"
 }
 
+// Defaults of HostOptions.
+const (
+	DefaultMaxConcurrent    = 4
+	DefaultFailureThreshold = 5
+	DefaultCooldown         = 30 * time.Second
+	DefaultBusyDelay        = time.Second
+)
+
 // HostOptions configure per-destination limits.
 type HostOptions struct {
 	// MaxConcurrent caps requests in flight to one host (default 4).
@@ -63,6 +71,12 @@ type hostState struct {
 
 // Hosts tracks in-flight requests and the circuit breaker of each destination host. Hosts with
 // nothing in flight, no recent failures and a closed breaker are forgotten.
+//
+// The breaker is this small state machine rather than sony/gobreaker (issue 11, measured): the
+// library reads time.Now itself, so it cannot follow the clock the dispatcher passes in (the open
+// wait returned for NakWithDelay and TestBreakerLifecycle's cooldown both depend on it), it does
+// not expose when an open breaker half-opens, and a prototype under this limiter cost 755 ns and
+// 7 allocations per Acquire/Release against 105 ns and none here.
 type Hosts struct {
 	o     HostOptions
 	sched Schedule // for jitter only
@@ -74,16 +88,16 @@ type Hosts struct {
 // NewHosts returns the tracker.
 func NewHosts(o HostOptions) *Hosts {
 	if o.MaxConcurrent < 1 {
-		o.MaxConcurrent = 4
+		o.MaxConcurrent = DefaultMaxConcurrent
 	}
 	if o.FailureThreshold < 1 {
-		o.FailureThreshold = 5
+		o.FailureThreshold = DefaultFailureThreshold
 	}
 	if o.Cooldown <= 0 {
-		o.Cooldown = 30 * time.Second
+		o.Cooldown = DefaultCooldown
 	}
 	if o.BusyDelay <= 0 {
-		o.BusyDelay = time.Second
+		o.BusyDelay = DefaultBusyDelay
 	}
 	return &Hosts{o: o, sched: Schedule{Rand: o.Rand}, hosts: map[string]*hostState{}}
 }

@@ -3,7 +3,6 @@ package orders
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"time"
 
@@ -122,7 +121,7 @@ func (b *batcher) exec(batch []*call) {
 	// script did not run, so load it and run those calls again.
 	var retry []*call
 	for _, c := range batch {
-		if err := c.cmd.Err(); err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
+		if redis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT") {
 			retry = append(retry, c)
 		}
 	}

@@ -302,9 +302,8 @@ func parseRecord(raw string) (Record, error) {
 func classify(err error) error {
 	var rerr redis.Error
 	if errors.As(err, &rerr) {
-		msg := rerr.Error()
 		for _, prefix := range []string{"LOADING", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "READONLY", "NOREPLICAS"} {
-			if strings.HasPrefix(msg, prefix) {
+			if redis.HasErrorPrefix(err, prefix) {
 				return fmt.Errorf("%w: %w", ErrUnavailable, err)
 			}
 		}

@@ -359,3 +359,64 @@ func TestKeysCannotCollide(t *testing.T) {
 		t.Errorf("escaped and literal ids share a key")
 	}
 }
+
+// A server that lost its script cache answers NOSCRIPT; the batcher loads the script and runs the
+// calls again, so the caller never sees it.
+func TestIntegrationApplyAfterScriptFlush(t *testing.T) {
+	book, _ := NewBook()
+	r := testkit.StartRedis(t)
+	rdb := r.Client(t)
+	store := NewStore(rdb, time.Hour)
+	t.Cleanup(store.Close)
+	ctx := context.Background()
+	req := func(event, status string) Request {
+		return Request{
+			Tenant: "default", Provider: ProviderPetstore, OrderID: "o-flush", SourceEventID: event, Seq: 1, AppliedAt: base,
+			Units: []Unit{{Status: book.For(ProviderPetstore).Resolve(status), OccurredAt: base}},
+		}
+	}
+	if _, err := store.Apply(ctx, req("e-1", "PLACED")); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := store.Apply(ctx, req("e-2", "SHIPPED"))
+	if err != nil {
+		t.Fatalf("Apply after SCRIPT FLUSH: %v", err)
+	}
+	if got := res.Outcomes[0].Record; got.Kind != Applied || got.Version != 2 {
+		t.Fatalf("after SCRIPT FLUSH: %+v, want applied version 2", got)
+	}
+}
+
+// classify reads the server's error by its prefix through go-redis, not by matching text.
+func TestIntegrationClassify(t *testing.T) {
+	r := testkit.StartRedis(t)
+	rdb := r.Client(t)
+	ctx := context.Background()
+	if err := rdb.Set(ctx, "str", "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	wrongType := rdb.HGet(ctx, "str", "f").Err()
+	noScript := rdb.EvalSha(ctx, strings.Repeat("0", 40), nil).Err()
+	tests := []struct {
+		name string
+		give error
+		want bool // ErrUnavailable
+	}{
+		{"wrong type stays", wrongType, false},
+		{"noscript stays", noScript, false},
+		{"client failure is an outage", fmt.Errorf("dial: %w", errors.New("connection refused")), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.give == nil {
+				t.Fatal("no error to classify")
+			}
+			if got := errors.Is(classify(tt.give), ErrUnavailable); got != tt.want {
+				t.Fatalf("classify(%v) unavailable = %t, want %t", tt.give, got, tt.want)
+			}
+		})
+	}
+}
