@@ -36,6 +36,5 @@ require (
 	github.com/hookline/hookline/pkg/consume v0.1.0
 	github.com/hookline/hookline/proto v0.1.0
 	github.com/google/uuid v1.6.0
-	github.com/hookline/hookline/proto v0.0.0
 	google.golang.org/protobuf v1.36.12
 )
