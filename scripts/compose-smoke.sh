@@ -141,9 +141,13 @@ standin() {
     have=$(/usr/local/go/bin/go env GOVERSION)
     [[ "$have" == "go$want" || "$have" == "go$want".* ]] || die "$image needs Go $want, the host has $have"
     cp -a /usr/local/go "$ctx/go"
+    # The host's trust store: the module proxy may sit behind a TLS proxy whose CA only the host
+    # trusts.
+    cp /etc/ssl/certs/ca-certificates.crt "$ctx/"
     build_standin "$image" "$ctx" <<EOF
 FROM $ROOTFS_IMAGE
 COPY go /usr/local/go
+COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 ENV GOLANG_VERSION=${have#go} GOPATH=/go PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 WORKDIR /go
 EOF
@@ -208,8 +212,220 @@ prepare_bases() {
   done
 }
 
-if [ "${1:-}" = --bases-only ]; then
+# ---------------------------------------------------------------------------------------------
+# The stack
+
+# A free loopback port at or above $1.
+pick_port() {
+  local p=$1
+  while listening "$p"; do p=$((p + 1)); done
+  echo "$p"
+}
+
+compose() { "${COMPOSE[@]}" -p "$PROJECT" -f "$ROOT/docker-compose.yml" "$@"; }
+
+teardown() {
+  local rc=$?
+  if [ "${HOOKLINE_SMOKE_KEEP:-0}" = 1 ]; then
+    log "HOOKLINE_SMOKE_KEEP=1: leaving project $PROJECT up"
+  elif [ -n "${COMPOSE_UP:-}" ]; then
+    if [ "$rc" != 0 ]; then
+      log "failed: the last log lines of every service"
+      compose ps >&2 || true
+      compose logs --no-color --tail=30 >&2 || true
+    fi
+    log "tearing down project $PROJECT (containers, network, volumes)"
+    compose down -v --remove-orphans >/dev/null 2>&1 || log "compose down failed"
+  fi
+  log "total $(($(date +%s) - START))s, exit $rc"
+  exit "$rc"
+}
+
+# Dockerfiles and compose file as committed: the script never edits them, and says whether the
+# checkout differs from git.
+check_unmodified() {
+  local files=(services/ingress/Dockerfile services/worker/Dockerfile services/dispatcher/Dockerfile docker-compose.yml)
+  if git rev-parse --git-dir >/dev/null 2>&1; then
+    if git diff --quiet HEAD -- "${files[@]}"; then
+      log "Dockerfiles and docker-compose.yml unmodified (as in commit $(git rev-parse --short HEAD))"
+    else
+      log "WARNING: the checkout's Dockerfiles or compose file differ from HEAD (local edits); using them as they are"
+    fi
+  fi
+  sha256sum "${files[@]}" | awk '{print substr($1, 1, 12) "  " $2}'
+}
+
+# wait_healthy N: until N containers of the project report healthy (each has a healthcheck).
+wait_healthy() {
+  local want=$1 deadline=$(($(date +%s) + ${2:-180})) ids healthy states
+  while :; do
+    ids=$(compose ps -q)
+    healthy=0
+    states=""
+    for id in $ids; do
+      local st
+      st=$(docker inspect -f '{{.Name}}={{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$id")
+      states+=" ${st#/}"
+      [[ $st == *=healthy ]] && healthy=$((healthy + 1))
+    done
+    if [ "$healthy" -ge "$want" ]; then
+      log "all services healthy ($healthy containers):$states"
+      return
+    fi
+    [ "$(date +%s)" -lt "$deadline" ] || die "not healthy in time:$states"
+    sleep 2
+  done
+}
+
+b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+hmac_hex() { printf '%s' "$2" | openssl dgst -sha256 -hmac "$1" -hex | awk '{print $NF}'; }
+ulid() { # Crockford base32: 48-bit milliseconds, then 80 random bits
+  local a=0123456789ABCDEFGHJKMNPQRSTVWXYZ t out="" i
+  t=$(date +%s%3N)
+  for i in 9 8 7 6 5 4 3 2 1 0; do out+=${a:$(((t >> (5 * i)) & 31)):1}; done
+  for i in $(seq 1 16); do out+=${a:$((RANDOM & 31)):1}; done
+  echo "$out"
+}
+
+# post URL EXPECTED_STATUS CURL_ARGS…: fails unless the answer has that status.
+post() {
+  local url=$1 want=$2 got
+  shift 2
+  got=$(curl -sS -o "$WORK/body" -w '%{http_code}' -X POST "$@" "$url") || die "POST $url: curl failed"
+  [ "$got" = "$want" ] || die "POST $url answered $got, want $want: $(cat "$WORK/body")"
+}
+
+send_petstore() { # ORDER STATUS
+  local ts body
+  ts=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  body=$(printf '{"eventId":"smoke-%s-%s","eventType":"order.statusChanged","timestamp":"%s","data":{"order":{"id":"%s","status":"%s"},"newStatus":"%s","changedAt":"%s"}}' \
+    "$1" "$2" "$ts" "$ts" "$1" "$2" "$2" "$ts")
+  post "$INGRESS/webhooks/petstore" 200 -H 'Content-Type: application/json' \
+    -H "X-Webhook-Signature: sha256=$(hmac_hex "$PETSTORE_SECRET" "$body")" --data-binary "$body"
+}
+
+send_bunjang() { # ORDER ITEM STATUS
+  local t body
+  t=$(date +%s)
+  body=$(printf '{"eventId":"%s","eventType":"order.status.changed","payloadVersion":"v1","data":{"orderId":%s,"orderItems":[{"orderItemId":%s,"pid":500001,"orderStatus":"%s"}]}}' \
+    "$(ulid)" "$1" "$2" "$3")
+  post "$INGRESS/webhooks/bunjang" 204 -H 'Content-Type: application/json' \
+    -H "X-Bun-Webhook-Signature: t=$t,v0=$(hmac_hex "$BUNJANG_SECRET" "$t.$body")" --data-binary "$body"
+}
+
+send_callback() { # ORDER
+  local now header payload sig
+  now=$(date +%s)
+  header=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url)
+  payload=$(printf '{"sub":"compose-smoke","iat":%s,"exp":%s}' "$now" "$((now + 300))" | b64url)
+  sig=$(printf '%s' "$header.$payload" | openssl dgst -sha256 -hmac "$JWT_SECRET" -binary | b64url)
+  post "$INGRESS/v1/orders/$1" 201 -H 'Content-Type: application/json' -H "Authorization: Bearer $header.$payload.$sig" \
+    --data-binary "{\"amount\":\"738.05\",\"currency\":\"USD\",\"timestamp\":\"$now\",\"callbackUrl\":\"http://127.0.0.1:9/compose-smoke\"}"
+}
+
+# wait_order WORKER_URL PROVIDER ORDER STATUS: until the query API shows the order in STATUS.
+wait_order() {
+  local url="$1/v1/orders/$2/$3" got=""
+  for _ in $(seq 1 60); do
+    got=$(curl -sS "$url" 2>/dev/null || true)
+    if [[ $got == *"\"status\":\"$4\""* ]]; then
+      log "order $2/$3 is $4: $got"
+      return
+    fi
+    sleep 0.5
+  done
+  die "GET $url never showed status $4 (last answer: ${got:-none})"
+}
+
+worker_url() { # CONTAINER
+  local hp
+  hp=$(docker port "$1" 9091/tcp | head -1) || die "no host port for worker $1"
+  echo "http://127.0.0.1:${hp##*:}"
+}
+
+name_of() { docker inspect -f '{{.Name}}' "$1" | tr -d /; }
+
+main() {
   start_docker
+  pick_compose
   prepare_bases
-  exit 0
-fi
+  [ "${1:-}" = --bases-only ] && exit 0
+
+  WORK=$(mktemp -d)
+  export HOOKLINE_NATS_PORT HOOKLINE_NATS_MONITOR_PORT HOOKLINE_REDIS_PORT HOOKLINE_HTTP_PORT \
+    HOOKLINE_INGRESS_ADMIN_PORT HOOKLINE_DISPATCHER_ADMIN_PORT HOOKLINE_CALLBACK_ALLOW_PRIVATE=true \
+    HOOKLINE_PETSTORE_SECRETS HOOKLINE_BUNJANG_SECRETS HOOKLINE_JWT_SECRET
+  HOOKLINE_NATS_PORT=$(pick_port 24222)
+  HOOKLINE_NATS_MONITOR_PORT=$(pick_port 28222)
+  HOOKLINE_REDIS_PORT=$(pick_port 26379)
+  HOOKLINE_HTTP_PORT=$(pick_port 28080)
+  HOOKLINE_INGRESS_ADMIN_PORT=$(pick_port 29090)
+  HOOKLINE_DISPATCHER_ADMIN_PORT=$(pick_port 29092)
+  PETSTORE_SECRET=smoke-petstore-$RANDOM$RANDOM
+  BUNJANG_SECRET=smoke-bunjang-$RANDOM$RANDOM
+  JWT_SECRET=smoke-jwt-$RANDOM$RANDOM
+  HOOKLINE_PETSTORE_SECRETS=$PETSTORE_SECRET HOOKLINE_BUNJANG_SECRETS=$BUNJANG_SECRET HOOKLINE_JWT_SECRET=$JWT_SECRET
+  INGRESS=http://127.0.0.1:$HOOKLINE_HTTP_PORT
+
+  if [ "${HOOKLINE_SMOKE_BUILDKIT:-0}" = 1 ]; then
+    export DOCKER_BUILDKIT=1 COMPOSE_DOCKER_CLI_BUILD=1
+  else
+    export DOCKER_BUILDKIT=0 COMPOSE_DOCKER_CLI_BUILD=0
+  fi
+  local builder=classic
+  [ "$DOCKER_BUILDKIT" = 1 ] && builder=BuildKit
+
+  check_unmodified
+  trap teardown EXIT
+  local t0
+  t0=$(date +%s)
+  log "building ingress, worker and dispatcher from services/*/Dockerfile ($builder builder)"
+  compose build >"$CACHE/build.log" 2>&1 || {
+    tail -40 "$CACHE/build.log" >&2
+    die "compose build failed (see $CACHE/build.log)"
+  }
+  log "images built from the unmodified Dockerfiles in $(($(date +%s) - t0))s: $(docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep '^hookline/' | tr '\n' ' ')"
+  check_unmodified >/dev/null
+
+  COMPOSE_UP=1
+  t0=$(date +%s)
+  compose up -d --no-build >"$CACHE/up.log" 2>&1 || {
+    cat "$CACHE/up.log" >&2
+    die "compose up failed"
+  }
+  log "compose up -d (ports: ingress $HOOKLINE_HTTP_PORT, nats $HOOKLINE_NATS_PORT, redis $HOOKLINE_REDIS_PORT)"
+  local workers
+  workers=$(compose ps -q worker | wc -l)
+  [ "$workers" = 2 ] || die "$workers worker containers, want 2 (deploy.replicas)"
+  wait_healthy 6
+  log "stack healthy $(($(date +%s) - t0))s after up"
+
+  local w1 w2 pet=smoke-pet-$RANDOM bun=$((RANDOM * 1000 + RANDOM)) cb=smoke-cb-$RANDOM
+  w1=$(compose ps -q worker | sed -n 1p)
+  w2=$(compose ps -q worker | sed -n 2p)
+  send_petstore "$pet" PLACED
+  send_petstore "$pet" APPROVED
+  send_bunjang "$bun" "${bun}1" PAYMENT_RECEIVED
+  send_callback "$cb"
+  log "signed petstore and bunjang webhooks and a JWT callback request accepted (200, 204, 201)"
+  wait_order "$(worker_url "$w1")" petstore "$pet" APPROVED
+  wait_order "$(worker_url "$w2")" bunjang "$bun" APPROVED
+  log "webhooks applied: both orders read back from the worker query API"
+
+  log "restarting worker container $(name_of "$w1")"
+  docker restart -t 20 "$w1" >/dev/null
+  wait_healthy 6
+  # With the other worker stopped, only the restarted one can apply the next webhooks.
+  log "stopping $(name_of "$w2") so that the restarted worker alone must process the next webhooks"
+  docker stop -t 20 "$w2" >/dev/null
+  send_petstore "$pet" SHIPPED
+  send_bunjang "$bun" "${bun}1" SHIPPED
+  wait_order "$(worker_url "$w1")" petstore "$pet" SHIPPED
+  wait_order "$(worker_url "$w1")" bunjang "$bun" SHIPPED
+  docker start "$w2" >/dev/null
+  wait_healthy 6
+  log "worker restart survived: the restarted worker is healthy and applied the webhooks sent after it, both workers ready again"
+  log "PASS"
+}
+
+main "$@"
