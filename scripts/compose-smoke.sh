@@ -41,7 +41,8 @@ apt_install() {
     apt-get update -qq
     APT_UPDATED=1
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y -qq --no-install-recommends "$@" \
+    >>"$CACHE/apt.log" 2>&1 || die "apt-get install $* failed (see $CACHE/apt.log)"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -52,7 +53,17 @@ start_docker() {
     log "docker engine already running: $(docker version -f '{{.Server.Version}}')"
     return
   fi
-  command -v dockerd >/dev/null 2>&1 || apt_install docker.io
+  if ! command -v dockerd >/dev/null 2>&1; then
+    apt_install docker.io
+    # Under systemd the package starts the engine itself.
+    for _ in $(seq 1 20); do
+      if docker info >/dev/null 2>&1; then
+        log "docker engine started by the docker.io package: $(docker version -f '{{.Server.Version}}')"
+        return
+      fi
+      sleep 0.5
+    done
+  fi
   local driver
   for driver in overlay2 vfs; do
     log "starting dockerd (storage driver $driver), log $CACHE/dockerd.log"
@@ -299,7 +310,7 @@ send_petstore() { # ORDER STATUS
   local ts body
   ts=$(date -u +%Y-%m-%dT%H:%M:%SZ)
   body=$(printf '{"eventId":"smoke-%s-%s","eventType":"order.statusChanged","timestamp":"%s","data":{"order":{"id":"%s","status":"%s"},"newStatus":"%s","changedAt":"%s"}}' \
-    "$1" "$2" "$ts" "$ts" "$1" "$2" "$2" "$ts")
+    "$1" "$2" "$ts" "$1" "$2" "$2" "$ts")
   post "$INGRESS/webhooks/petstore" 200 -H 'Content-Type: application/json' \
     -H "X-Webhook-Signature: sha256=$(hmac_hex "$PETSTORE_SECRET" "$body")" --data-binary "$body"
 }
