@@ -436,6 +436,29 @@ main() {
   docker start "$w2" >/dev/null
   wait_healthy 6
   log "worker restart survived: the restarted worker is healthy and applied the webhooks sent after it, both workers ready again"
+
+  # NATS down: readiness (the HEALTHCHECK's probe) fails, and a worker started without NATS says
+  # which NATS it cannot reach.
+  local nats
+  nats=$(compose ps -q nats)
+  log "stopping NATS: the probe must fail and a worker started meanwhile must name the NATS URL"
+  docker stop -t 5 "$nats" >/dev/null
+  local i
+  for i in $(seq 1 30); do
+    docker exec "$w1" /usr/local/bin/healthcheck http://127.0.0.1:9091/readyz 2>/dev/null || break
+    sleep 1
+  done
+  [ "$i" -lt 30 ] || die "the worker's /readyz still answers 200 with NATS stopped"
+  docker restart -t 20 "$w1" >/dev/null
+  for i in $(seq 1 30); do
+    docker logs "$w1" 2>&1 | grep -q 'nats nats://nats:4222 unreachable' && break
+    sleep 1
+  done
+  [ "$i" -lt 30 ] || die "a worker started without NATS does not log the NATS URL it cannot reach"
+  log "with NATS down the healthcheck probe fails and the worker logs: $(docker logs "$w1" 2>&1 | grep -m1 -o '"error":"nats nats://nats:4222 unreachable[^"]*"')"
+  docker start "$nats" >/dev/null
+  wait_healthy 6
+  log "NATS back: all services healthy again"
   log "PASS"
 }
 
