@@ -14,6 +14,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+	"sigs.k8s.io/yaml"
 )
 
 var composeFile = filepath.Join(repoRoot, "docker-compose.yml")
@@ -55,7 +56,8 @@ func mustLoadCompose(t *testing.T, env map[string]string) *types.Project {
 }
 
 func TestComposeServices(t *testing.T) {
-	p := mustLoadCompose(t, nil)
+	// The project is named by the folder or COMPOSE_PROJECT_NAME (the file has no name: key).
+	p := mustLoadCompose(t, map[string]string{"COMPOSE_PROJECT_NAME": "hookline"})
 	if p.Name != "hookline" {
 		t.Errorf("project name = %q, want hookline", p.Name)
 	}
@@ -83,8 +85,8 @@ func TestComposeNATS(t *testing.T) {
 		}
 	}
 	requireVolume(t, s, "nats-data", "/data")
-	requirePublished(t, s, 4222, "4222", "127.0.0.1")
-	requirePublished(t, s, 8222, "8222", "127.0.0.1")
+	requirePublished(t, s, 4222, "14222", "127.0.0.1")
+	requirePublished(t, s, 8222, "18222", "127.0.0.1")
 	requireHealthcheck(t, s, []string{"CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8222/healthz?js-enabled-only=true"})
 }
 
@@ -97,6 +99,7 @@ func TestComposeRedis(t *testing.T) {
 		t.Errorf("redis command %q does not turn on AOF (--appendonly yes)", cmd)
 	}
 	requireVolume(t, s, "redis-data", "/data")
+	requirePublished(t, s, 6379, "16379", "127.0.0.1")
 	requireHealthcheck(t, s, []string{"CMD", "redis-cli", "ping"})
 }
 
@@ -185,7 +188,7 @@ func TestComposeHooklineServices(t *testing.T) {
 			// Ports: the admin port always; the public one on the ingress only.
 			requirePort(t, s, admin)
 			if name == "ingress" {
-				requirePublished(t, s, publicPort, strconv.Itoa(publicPort), "")
+				requirePublished(t, s, publicPort, strconv.Itoa(publicPort), "127.0.0.1")
 				requirePublished(t, s, admin, strconv.Itoa(admin), "127.0.0.1")
 			}
 			if name == "dispatcher" {
@@ -223,6 +226,76 @@ func TestComposeHooklineServices(t *testing.T) {
 				t.Errorf("restart = %q, want %q", s.Restart, types.RestartPolicyUnlessStopped)
 			}
 		})
+	}
+}
+
+// docker-compose 1.29 (Debian 12's package) refuses a top-level name: key, and the compose file
+// is meant to work with it as well as with Compose v2.
+func TestComposeWorksWithCompose1(t *testing.T) {
+	b, err := os.ReadFile(composeFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var top map[string]any
+	if err := yaml.Unmarshal(b, &top); err != nil {
+		t.Fatal(err)
+	}
+	allowed := []string{"services", "volumes", "networks", "configs", "secrets"}
+	for k := range top {
+		if !slices.Contains(allowed, k) && !strings.HasPrefix(k, "x-") {
+			t.Errorf("top-level key %q: docker-compose 1.29 refuses it (allowed: %v and x-…)", k, allowed)
+		}
+	}
+}
+
+// Every host port binds loopback only (the dev secrets are public), and none takes the ports of
+// the nats-server and redis-server that `make run` and the tests use.
+func TestComposePortsBindLoopback(t *testing.T) {
+	p := mustLoadCompose(t, nil)
+	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
+		for _, port := range p.Services[name].Ports {
+			if port.HostIP != "127.0.0.1" {
+				t.Errorf("%s: port %d is published on %q, want 127.0.0.1", name, port.Target, port.HostIP)
+			}
+			if port.Published == "4222" || port.Published == "6379" {
+				t.Errorf("%s: host port %s clashes with the servers make run and the tests start", name, port.Published)
+			}
+		}
+	}
+}
+
+// Each fixed host port comes from a variable, so two stacks (or a stack and make run) can share
+// a machine.
+func TestComposePortsAreOverridable(t *testing.T) {
+	vars := []struct {
+		env, service string
+		target       int
+	}{
+		{"HOOKLINE_NATS_PORT", "nats", 4222},
+		{"HOOKLINE_NATS_MONITOR_PORT", "nats", 8222},
+		{"HOOKLINE_REDIS_PORT", "redis", 6379},
+		{"HOOKLINE_HTTP_PORT", "ingress", publicPort},
+		{"HOOKLINE_INGRESS_ADMIN_PORT", "ingress", adminPorts["ingress"]},
+		{"HOOKLINE_DISPATCHER_ADMIN_PORT", "dispatcher", adminPorts["dispatcher"]},
+	}
+	env := map[string]string{}
+	for i, v := range vars {
+		env[v.env] = strconv.Itoa(30001 + i)
+	}
+	p := mustLoadCompose(t, env)
+	fixed := 0
+	for _, s := range p.Services {
+		for _, port := range s.Ports {
+			if port.Published != "" {
+				fixed++
+			}
+		}
+	}
+	if fixed != len(vars) {
+		t.Errorf("%d fixed host ports, want %d, each from a variable", fixed, len(vars))
+	}
+	for i, v := range vars {
+		requirePublished(t, p.Services[v.service], v.target, strconv.Itoa(30001+i), "127.0.0.1")
 	}
 }
 

@@ -13,16 +13,17 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 	"golang.org/x/mod/modfile"
 )
 
-// No Docker engine runs in CI, so the images cannot be built there. These tests check the
-// Dockerfiles by reading them: the stages and the final image's user, ports, healthcheck and
-// entrypoint, and that every file the build needs is copied and not cut out of the build context
-// by .dockerignore.
+// These tests check the Dockerfiles by reading them: the stages and the final image's user,
+// ports, healthcheck and entrypoint, that every file the build needs is copied and not cut out of
+// the build context by .dockerignore, and that nothing needs BuildKit or a registry beyond the
+// base images. scripts/compose-smoke.sh (a CI step) then builds and runs the images for real.
 
 const (
 	finalImage    = "gcr.io/distroless/static-debian12:nonroot"
@@ -249,14 +250,131 @@ func TestDockerfiles(t *testing.T) {
 			if len(hc) != 1 {
 				t.Fatalf("HEALTHCHECK = %+v, want one", hc)
 			}
-			_, cmd, ok := strings.Cut(hc[0].args, " CMD ")
-			wantHC := []string{healthcheckIn, fmt.Sprintf("http://127.0.0.1:%d/healthz", adminPorts[name])}
+			opts, cmd, ok := strings.Cut(hc[0].args, " CMD ")
+			// Readiness: /readyz fails while NATS (or Redis) is unreachable, so the container
+			// turns unhealthy when a dependency stays down past the start period; /healthz
+			// would say healthy throughout.
+			wantHC := []string{healthcheckIn, fmt.Sprintf("http://127.0.0.1:%d/readyz", adminPorts[name])}
 			if !ok || !slices.Equal(execForm(t, "HEALTHCHECK CMD", cmd), wantHC) {
 				t.Errorf("HEALTHCHECK %q, want CMD %q", hc[0].args, wantHC)
 			}
+			checkHealthcheckOptions(t, opts)
 
 			checkBuildContext(t, pm, name, sources)
 		})
+	}
+}
+
+// checkHealthcheckOptions wants a start period (the service connects to NATS in the background
+// and is not ready at once) and a bounded number of retries, so a dependency that stays down
+// turns the container unhealthy.
+func checkHealthcheckOptions(t *testing.T, opts string) {
+	t.Helper()
+	got := map[string]string{}
+	for _, f := range strings.Fields(opts) {
+		k, v, _ := strings.Cut(strings.TrimPrefix(f, "--"), "=")
+		got[k] = v
+	}
+	for _, k := range []string{"interval", "timeout", "start-period"} {
+		d, err := time.ParseDuration(got[k])
+		if err != nil || d <= 0 {
+			t.Errorf("HEALTHCHECK --%s=%q, want a positive duration", k, got[k])
+		}
+	}
+	if n, err := strconv.Atoi(got["retries"]); err != nil || n < 1 || n > 10 {
+		t.Errorf("HEALTHCHECK --retries=%q, want 1 to 10", got["retries"])
+	}
+}
+
+// The images must build offline with the classic builder (Docker 20.10's default, and what
+// docker-compose 1.29 uses) as well as with BuildKit. A syntax directive pulls a frontend image
+// from a registry; FROM --platform with the BuildKit variables, RUN --mount and friends, COPY
+// --link/--chmod/--parents/--exclude and heredocs fail on the classic builder.
+func TestDockerfilesNeedNeitherBuildKitNorARegistry(t *testing.T) {
+	for _, name := range services {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(repoRoot, "services", name, "Dockerfile")
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range buildKitOnly(string(b)) {
+				t.Errorf("%s: %s", path, p)
+			}
+		})
+	}
+}
+
+// buildKitOnly lists what in a Dockerfile needs BuildKit or a registry beyond its base images.
+func buildKitOnly(src string) []string {
+	var problems []string
+	inDirectives := true
+	for i, raw := range strings.Split(src, "\n") {
+		line := strings.TrimSpace(raw)
+		// Parser directives are comments of the form "# key=value" before any other line.
+		if inDirectives && strings.HasPrefix(line, "#") {
+			k, _, ok := strings.Cut(strings.TrimSpace(strings.TrimPrefix(line, "#")), "=")
+			if ok && strings.EqualFold(strings.TrimSpace(k), "syntax") {
+				problems = append(problems, fmt.Sprintf("line %d: %q pulls a frontend image from a registry", i+1, line))
+			}
+			continue
+		}
+		inDirectives = false
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
+			continue
+		}
+		cmd := strings.ToUpper(fields[0])
+		for _, f := range fields[1:] {
+			flag, _, _ := strings.Cut(f, "=")
+			bad := false
+			switch cmd {
+			case "FROM":
+				bad = flag == "--platform" && strings.Contains(f, "$")
+			case "RUN":
+				bad = flag == "--mount" || flag == "--network" || flag == "--security"
+			case "COPY", "ADD":
+				bad = flag == "--link" || flag == "--chmod" || flag == "--parents" || flag == "--exclude" || flag == "--keep-git-dir" || flag == "--checksum"
+			}
+			if bad {
+				problems = append(problems, fmt.Sprintf("line %d: %s %s needs BuildKit (the classic builder fails)", i+1, cmd, flag))
+			}
+			if !strings.HasPrefix(f, "--") {
+				break
+			}
+		}
+		if (cmd == "RUN" || cmd == "COPY") && strings.Contains(line, "<<") {
+			problems = append(problems, fmt.Sprintf("line %d: a heredoc needs BuildKit", i+1))
+		}
+	}
+	return problems
+}
+
+func TestBuildKitOnly(t *testing.T) {
+	tests := []struct {
+		give string
+		want int
+	}{
+		{"FROM golang:1.26 AS build\nRUN go build ./...\nCOPY --from=build /a /b\n", 0},
+		{"# escape=\\\nFROM golang:1.26\n", 0},
+		{"# syntax=docker/dockerfile:1\nFROM golang:1.26\n", 1},
+		{"#syntax = docker/dockerfile:1.7\nFROM golang:1.26\n", 1},
+		{"FROM golang:1.26\n# syntax=docker/dockerfile:1 is only a comment here\n", 0},
+		{"FROM --platform=$BUILDPLATFORM golang:1.26 AS build\n", 1},
+		{"FROM --platform=linux/amd64 golang:1.26\n", 0},
+		{"RUN --mount=type=cache,target=/root/.cache/go-build go build\n", 1},
+		{"COPY --link --chmod=755 a /b\n", 2},
+		{"COPY --chown=65532:65532 a /b\n", 0},
+		{"RUN <<EOF\necho hi\nEOF\n", 1},
+		{"RUN echo --mount=x\n", 0},
+	}
+	for _, tt := range tests {
+		if got := buildKitOnly(tt.give); len(got) != tt.want {
+			t.Errorf("buildKitOnly(%q) = %q, want %d problems", tt.give, got, tt.want)
+		}
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -27,9 +29,9 @@ type Options struct {
 	ConnectTimeout time.Duration
 }
 
-// Connect dials url. It retries the initial connection in the background (RetryOnFailedConnect)
+// Connect dials rawURL. It retries the initial connection in the background (RetryOnFailedConnect)
 // so a service can start before NATS and report not-ready until it connects.
-func Connect(url string, log *zap.Logger, o Options) (*nats.Conn, error) {
+func Connect(rawURL string, log *zap.Logger, o Options) (*nats.Conn, error) {
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = 5 * time.Second
 	}
@@ -62,9 +64,9 @@ func Connect(url string, log *zap.Logger, o Options) (*nats.Conn, error) {
 	if o.NoReconnectBuffer {
 		opts = append(opts, nats.ReconnectBufSize(-1))
 	}
-	nc, err := nats.Connect(url, opts...)
+	nc, err := nats.Connect(rawURL, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("connect nats: %w", err)
+		return nil, fmt.Errorf("connect nats %s: %w", RedactURL(rawURL), err)
 	}
 	return nc, nil
 }
@@ -77,4 +79,43 @@ func Check(nc *nats.Conn) func(context.Context) error {
 		}
 		return nil
 	}
+}
+
+// Describe adds to err the NATS server URL (credentials removed) and, while the connection is
+// not up, its state: a setup step that fails while NATS is unreachable then says so and where,
+// instead of only "nats: outbound buffer limit exceeded". It returns nil for a nil err.
+func Describe(nc *nats.Conn, err error) error {
+	if err == nil {
+		return nil
+	}
+	if !nc.IsConnected() {
+		configured := nc.Opts.Url
+		if len(nc.Opts.Servers) > 0 {
+			configured = strings.Join(nc.Opts.Servers, ",")
+		}
+		return fmt.Errorf("nats %s unreachable (%s): %w", RedactURL(configured), strings.ToLower(nc.Status().String()), err)
+	}
+	return fmt.Errorf("nats %s: %w", nc.ConnectedUrlRedacted(), err)
+}
+
+// RedactURL returns a NATS URL (or a comma-separated list) without user, password or token, for
+// logs and errors.
+func RedactURL(raw string) string {
+	parts := strings.Split(raw, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		u, err := url.Parse(p)
+		switch {
+		case err != nil || u.Host == "":
+			// Not a URL nats.go understands either; keep only what follows a userinfo "@".
+			if at := strings.LastIndex(p, "@"); at >= 0 {
+				p = p[at+1:]
+			}
+			parts[i] = p
+		default:
+			u.User = nil
+			parts[i] = u.String()
+		}
+	}
+	return strings.Join(parts, ",")
 }

@@ -148,7 +148,7 @@ func setup(ctx context.Context, js jetstream.JetStream, cfg Config, log *zap.Log
 		if err == nil {
 			return cons, store, nil
 		}
-		log.Warn("dispatcher setup failed; retrying", zap.Error(err), zap.Duration("in", wait))
+		log.Warn("dispatcher setup failed; retrying", zap.Error(natsconn.Describe(js.Conn(), err)), zap.Duration("in", wait))
 		select {
 		case <-ctx.Done():
 			return nil, nil, fmt.Errorf("dispatcher setup: %w", ctx.Err())

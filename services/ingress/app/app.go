@@ -266,11 +266,11 @@ func ensureStreams(ctx context.Context, pub *publish.Publisher, cfg Config, log 
 			return nil
 		}
 		if attempt%10 == 0 {
-			log.Warn("streams not ready, retrying", zap.Error(err))
+			log.Warn("streams not ready, retrying", zap.Error(natsconn.Describe(pub.JetStream().Conn(), err)))
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("ensure streams: %w", errors.Join(ctx.Err(), err))
+			return fmt.Errorf("ensure streams: %w", errors.Join(ctx.Err(), natsconn.Describe(pub.JetStream().Conn(), err)))
 		case <-time.After(500 * time.Millisecond):
 		}
 	}

@@ -201,7 +201,7 @@ func setup(ctx context.Context, cfg Config, log *zap.Logger, js jetstream.JetStr
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		log.Warn("jetstream setup, retrying", zap.Duration("in", wait), zap.Error(err))
+		log.Warn("jetstream setup, retrying", zap.Duration("in", wait), zap.Error(natsconn.Describe(js.Conn(), err)))
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
