@@ -55,7 +55,7 @@ func TestClassify(t *testing.T) {
 }
 
 func TestPolicyCheck(t *testing.T) {
-	allow := []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("169.254.169.254/32")}
+	allow := []AllowCIDR{{Prefix: netip.MustParsePrefix("10.1.0.0/16")}, {Prefix: netip.MustParsePrefix("169.254.169.254/32")}}
 	tests := []struct {
 		name   string
 		policy Policy
@@ -161,6 +161,15 @@ func TestGuardCheckURL(t *testing.T) {
 		{"allow private: loopback", Policy{AllowPrivate: true}, "http://127.0.0.1:8080/cb", nil},
 		{"allow private: name to loopback", Policy{AllowPrivate: true}, "https://rebind.example/cb", nil},
 		{"allow private: metadata by name", Policy{AllowPrivate: true}, "https://metadata.example/", ErrForbidden},
+		{"ipv4-compatible loopback literal", Policy{}, "http://[::127.0.0.1]:8080/cb", ErrForbidden},
+		{"ipv4-compatible metadata literal", Policy{}, "http://[::169.254.169.254]/", ErrForbidden},
+		{"teredo with private client", Policy{}, "http://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/", ErrForbidden},
+		{"short ipv4 refused", Policy{}, "http://127.1:8080/cb", ErrInvalidURL},
+		{"cidr with port: that port", Policy{AllowCIDRs: []AllowCIDR{{Prefix: netip.MustParsePrefix("127.0.0.1/32"), Port: 8080}}}, "http://127.0.0.1:8080/cb", nil},
+		{"cidr with port: another port", Policy{AllowCIDRs: []AllowCIDR{{Prefix: netip.MustParsePrefix("127.0.0.1/32"), Port: 8080}}}, "http://127.0.0.1:6379/cb", ErrForbidden},
+		{"cidr with port: scheme default port", Policy{AllowCIDRs: []AllowCIDR{{Prefix: netip.MustParsePrefix("127.0.0.1/32"), Port: 443}}}, "https://127.0.0.1/cb", nil},
+		{"cidr with port: http default is 80", Policy{AllowCIDRs: []AllowCIDR{{Prefix: netip.MustParsePrefix("127.0.0.1/32"), Port: 443}}}, "http://127.0.0.1/cb", ErrForbidden},
+		{"cidr with port: name resolving there", Policy{AllowCIDRs: []AllowCIDR{{Prefix: netip.MustParsePrefix("127.0.0.1/32"), Port: 8080}}}, "http://rebind.example:6379/", ErrForbidden},
 		{"not http", Policy{}, "ftp://public.example/", ErrInvalidURL},
 	}
 	for _, tt := range tests {
@@ -218,7 +227,10 @@ func TestDialerRefusesAtConnect(t *testing.T) {
 		{"metadata refused before any packet", Policy{}, "169.254.169.254:80", false},
 		{"allow private connects", Policy{AllowPrivate: true}, lnAddr, true},
 		{"allow private connects by name", Policy{AllowPrivate: true}, localhost, true},
-		{"allow cidr connects", Policy{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, lnAddr, true},
+		{"allow cidr connects", Policy{AllowCIDRs: []AllowCIDR{{Prefix: netip.MustParsePrefix("127.0.0.0/8")}}}, lnAddr, true},
+		{"allow cidr on this port connects", Policy{AllowCIDRs: []AllowCIDR{{Prefix: netip.MustParsePrefix("127.0.0.1/32"), Port: uint16(port)}}}, lnAddr, true},
+		{"allow cidr on another port refused", Policy{AllowCIDRs: []AllowCIDR{{Prefix: netip.MustParsePrefix("127.0.0.1/32"), Port: uint16(port%65535 + 1)}}}, lnAddr, false},
+		{"ipv4-compatible loopback refused", Policy{}, "[::127.0.0.1]:9", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
