@@ -266,6 +266,13 @@ func parseBody(body []byte) (streams.CallbackRequest, error) {
 	if cb.Amount, err = scalar(r.Amount, "amount"); err != nil {
 		return cb, err
 	}
+	if n := bytes.TrimSpace(r.Amount); len(n) > 0 && n[0] != '"' {
+		dec, ok := decimalFromNumber(cb.Amount)
+		if !ok {
+			return cb, problem.Malformed(`amount must be a non-negative decimal such as "738.05"`)
+		}
+		cb.Amount = dec
+	}
 	if !amountRe.MatchString(cb.Amount) {
 		return cb, problem.Malformed(`amount must be a non-negative decimal such as "738.05"`)
 	}
