@@ -122,7 +122,10 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	e.HTTPErrorHandler = httpapi.ErrorHandler(log)
 	e.Use(middleware.Recover())
 	api.Register(e)
-	intake := callbacks.New(cfg.Config, keeper, log, callbacks.Options{RetryAfter: cfg.PublishTimeout})
+	intake := callbacks.New(cfg.Config, keeper, log, callbacks.Options{
+		RetryAfter: cfg.PublishTimeout,
+		Requests:   callbacks.NewBucketStore(pub.JetStream(), cfg.Streams),
+	})
 	e.POST(callbacks.Route, intake.Handle)
 
 	publicLn, err := net.Listen("tcp", cfg.HTTPAddr)

@@ -86,11 +86,16 @@ type env struct {
 
 func setup(t *testing.T, mutate func(*config.Config)) *env {
 	t.Helper()
+	return setupStreams(t, streams.Options{}, mutate)
+}
+
+func setupStreams(t *testing.T, so streams.Options, mutate func(*config.Config)) *env {
+	t.Helper()
 	n := testkit.StartNATS(t)
 	nc, js := n.Conn(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := streams.Ensure(ctx, js, streams.Options{}); err != nil {
+	if err := streams.Ensure(ctx, js, so); err != nil {
 		t.Fatal(err)
 	}
 	pub, err := publish.New(nc, publish.Options{})
@@ -101,7 +106,8 @@ func setup(t *testing.T, mutate func(*config.Config)) *env {
 	if mutate != nil {
 		mutate(cfg)
 	}
-	return &env{e: newEcho(New(cfg, pub, zap.NewNop(), Options{})), js: js}
+	o := Options{Requests: NewBucketStore(js, so)}
+	return &env{e: newEcho(New(cfg, pub, zap.NewNop(), o)), js: js}
 }
 
 func (v *env) post(t *testing.T, orderID, auth, tenant, body string) *httptest.ResponseRecorder {
