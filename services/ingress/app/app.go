@@ -203,7 +203,10 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	api.Register(e)
 	cbCfg := *cfg.Config // the callback body limit fits max_payload too
 	cbCfg.MaxBodyBytes = maxBody
-	intake := callbacks.New(&cbCfg, keeper, log, callbacks.Options{RetryAfter: cfg.PublishTimeout})
+	intake := callbacks.New(&cbCfg, keeper, log, callbacks.Options{
+		RetryAfter: cfg.PublishTimeout,
+		Requests:   callbacks.NewBucketStore(pub.JetStream(), cfg.Streams),
+	})
 	e.POST(callbacks.Route, intake.Handle)
 
 	publicLn, err := net.Listen("tcp", cfg.HTTPAddr)

@@ -306,7 +306,7 @@ func (a *API) parse(r *route, h http.Header, body []byte) (event, error) {
 	case schemeBunjang:
 		return parseBunjang(body)
 	default:
-		return parseStandard(body, h.Get(webhook.HeaderStandardID))
+		return parseStandard(body, webhook.StandardID(h))
 	}
 }
 
