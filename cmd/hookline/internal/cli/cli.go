@@ -82,7 +82,7 @@ func usage(w io.Writer, cmds map[string]command) {
 	}
 	sort.Strings(names)
 	var b strings.Builder
-	b.WriteString("hookline: operate the Hookline webhook pipeline\n\ncommands:\n")
+	b.WriteString("usage: hookline <command> [flags]\n\nOperate the Hookline webhook pipeline.\n\ncommands:\n")
 	for _, n := range names {
 		fmt.Fprintf(&b, "  %-13s %s\n", n, cmds[n].summary)
 	}
