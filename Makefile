@@ -16,10 +16,11 @@ FUZZ_PKGS ?= ./pkg/webhook/ ./services/ingress/internal/httpapi/
 
 all: build test
 
-## run: start the whole pipeline in one process (see README); makes sure Redis runs first
+## run: build bin/hookline and start the whole pipeline in one process (see README); makes sure Redis runs first
 run:
 	@bash scripts/deps.sh
-	go run ./cmd/hookline dev
+	go build -o bin/hookline ./cmd/hookline
+	bin/hookline dev
 
 ## build: compile every service and the CLI into ./bin
 build:
