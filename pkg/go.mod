@@ -34,6 +34,7 @@ require (
 
 require (
 	github.com/hookline/hookline/proto v0.0.0
+	github.com/oklog/ulid/v2 v2.1.2
 	google.golang.org/protobuf v1.36.12
 )
 
