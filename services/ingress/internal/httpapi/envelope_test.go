@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"github.com/hookline/hookline/pkg/providers/envelope"
+	"strings"
 	"testing"
 	"time"
 )
@@ -97,6 +98,52 @@ func TestParseStandard(t *testing.T) {
 			}
 			if err == nil && (ev.Type != tt.wantType || ev.ID != tt.giveID) {
 				t.Fatalf("got %+v, want type %q id %q", ev, tt.wantType, tt.giveID)
+			}
+		})
+	}
+}
+
+// TestIssue10Refused: bodies the ingress answered 2xx and the worker then dead-lettered (issue 10
+// items 1 and 3) are now 400 at the ingress, by the same parser the worker decodes with.
+func TestIssue10Refused(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	ts := `"timestamp":"` + now.Add(-time.Hour).Format(time.RFC3339) + `"`
+	const u = "01K0AZRPB4N36H9NMDJRMYXM7A"
+	long := strings.Repeat("x", 257)
+	tests := []struct {
+		name     string
+		provider string
+		give     string
+	}{
+		{"petstore orderId not UTF-8", "petstore", "{\"eventId\":\"e\",\"eventType\":\"order.statusChanged\"," + ts + ",\"data\":{\"orderId\":\"o\xff\",\"newStatus\":\"S\"}}"},
+		{"petstore newStatus not UTF-8", "petstore", "{\"eventId\":\"e\",\"eventType\":\"order.statusChanged\"," + ts + ",\"data\":{\"orderId\":\"o\",\"newStatus\":\"\xffS\"}}"},
+		{"bunjang orderStatus not UTF-8", "bunjang", "{\"eventId\":\"" + u + "\",\"eventType\":\"order.status.changed\",\"data\":{\"orderId\":1,\"orderItems\":[{\"orderItemId\":2,\"orderStatus\":\"S\xff\"}]}}"},
+		{"petstore statusChanged without data", "petstore", `{"eventId":"e","eventType":"order.statusChanged",` + ts + `}`},
+		{"petstore order id over 256", "petstore", `{"eventId":"e","eventType":"order.statusChanged",` + ts + `,"data":{"orderId":"` + long + `","newStatus":"S"}}`},
+		{"petstore eventId with a leading space", "petstore", `{"eventId":" x","eventType":"order.statusChanged",` + ts + `,"data":{"orderId":"o","newStatus":"S"}}`},
+		{"petstore duplicate key in data", "petstore", `{"eventId":"e","eventType":"order.statusChanged",` + ts + `,"data":{"orderId":"o","newStatus":"S","newStatus":"T"}}`},
+		{"bunjang item listed twice", "bunjang", `{"eventId":"` + u + `","eventType":"order.status.changed","data":{"orderId":1,"orderItems":[{"orderItemId":2,"orderStatus":"S"},{"orderItemId":2,"orderStatus":"T"}]}}`},
+		{"bunjang orderId 1e2", "bunjang", `{"eventId":"` + u + `","eventType":"order.status.changed","data":{"orderId":1e2,"orderItems":[{"orderItemId":2,"orderStatus":"S"}]}}`},
+		{"bunjang orderId 1.0", "bunjang", `{"eventId":"` + u + `","eventType":"order.status.changed","data":{"orderId":1.0,"orderItems":[{"orderItemId":2,"orderStatus":"S"}]}}`},
+		{"bunjang item id over 256", "bunjang", `{"eventId":"` + u + `","eventType":"order.status.changed","data":{"orderId":1,"orderItems":[{"orderItemId":"1` + strings.Repeat("0", 256) + `","orderStatus":"S"}]}}`},
+		{"standard typed without data", "acme", `{"type":"order.status.changed"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var err error
+			switch tt.provider {
+			case "petstore":
+				_, err = parsePetstore([]byte(tt.give), now, 72*time.Hour)
+			case "bunjang":
+				_, err = parseBunjang([]byte(tt.give))
+			default:
+				_, err = parseStandard([]byte(tt.give), "msg_1")
+			}
+			if err == nil || errors.Is(err, errStaleEnvelope) {
+				t.Fatalf("parse = %v, want a malformed payload", err)
+			}
+			if msg := malformedMessage(err); msg == "malformed payload" {
+				t.Fatalf("message %q does not name the field", msg)
 			}
 		})
 	}
