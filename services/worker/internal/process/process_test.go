@@ -78,7 +78,7 @@ type fixture struct {
 	crash struct{ afterApply, afterPublish bool }
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	book, err := orders.NewBook()
 	if err != nil {
