@@ -44,6 +44,7 @@ func runDev(ctx context.Context, env Env) error {
 	if err := parseFlags(env, fs, env.Args); err != nil {
 		return err
 	}
+	defer takeForeground()()
 	explicit := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
 	lookup := withDevDefaults(env.Lookup)
