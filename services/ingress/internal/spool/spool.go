@@ -115,6 +115,7 @@ type Spool struct {
 
 	bytes    atomic.Int64  // bytes held and reserved by Puts in flight
 	count    atomic.Int64  // records held
+	refused  atomic.Bool   // a Put was refused for room since the last removal
 	puts     chan putReq   // unbuffered: a Put is either taken by the commit loop or refused
 	kick     chan struct{} // a record was added: wakes the forwarder
 	closing  chan struct{}
@@ -220,14 +221,15 @@ func (s *Spool) Bytes() int64 {
 // MaxBytes is the bound.
 func (s *Spool) MaxBytes() int64 { return s.maxBytes }
 
-// Accepting reports whether a small record would fit.
+// Accepting reports whether the spool takes records: not closed, under its bound, and no Put
+// refused for room since the last forwarded record was removed.
 func (s *Spool) Accepting() bool {
 	select {
 	case <-s.closing:
 		return false
 	default:
 	}
-	return s.bytes.Load() < s.maxBytes
+	return !s.refused.Load() && s.bytes.Load() < s.maxBytes
 }
 
 // Put writes msg with its Nats-Msg-Id and returns once the record is synced to disk. A spool
@@ -240,6 +242,7 @@ func (s *Spool) Put(msg *nats.Msg, msgID string) error {
 	size := int64(8 + len(val))
 	if s.bytes.Add(size) > s.maxBytes {
 		s.bytes.Add(-size)
+		s.refused.Store(true)
 		return fmt.Errorf("%w: %d of %d bytes held", ErrFull, s.bytes.Load(), s.maxBytes)
 	}
 	req := putReq{val: val, done: make(chan error, 1)}
@@ -355,6 +358,7 @@ func (s *Spool) remove(items []item) error {
 	}
 	s.count.Add(-int64(len(items)))
 	s.bytes.Add(-size)
+	s.refused.Store(false)
 	return nil
 }
 
