@@ -120,20 +120,7 @@ func (p *proc) kill() {
 
 func (p *proc) post(r request) (*http.Response, []byte) {
 	p.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, p.url+r.path, bytes.NewReader(r.body))
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	for k, v := range r.headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := p.client.Do(req)
-	if err != nil {
-		p.t.Fatalf("POST %s: %v", r.path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, b
+	return postRequest(p.t, p.client, p.url, r)
 }
 
 func (p *proc) get(path string) (int, string) {
