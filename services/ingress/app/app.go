@@ -20,6 +20,7 @@ import (
 	"github.com/hookline/hookline/services/ingress/internal/callbacks"
 	"github.com/hookline/hookline/services/ingress/internal/httpapi"
 	"github.com/hookline/hookline/services/ingress/internal/publish"
+	"github.com/hookline/hookline/services/ingress/internal/spool"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/nats-io/nats.go"
@@ -54,6 +55,10 @@ type Config struct {
 	OnListen func(public, admin net.Addr)
 	// Now is the clock for freshness checks; nil means time.Now.
 	Now func() time.Time
+	// SpoolDir turns on the outage spool (HOOKLINE_SPOOL_DIR; empty: off), bounded by
+	// SpoolMaxBytes (HOOKLINE_SPOOL_MAX_BYTES, default 1 GiB). Contract section 10.
+	SpoolDir      string
+	SpoolMaxBytes int64
 }
 
 // LoadConfig reads the ingress configuration from lookup (os.LookupEnv). Its defaults are here
@@ -73,6 +78,8 @@ func LoadConfig(lookup config.Lookup) (Config, error) {
 		ReadTimeout:       e.Duration("HOOKLINE_READ_TIMEOUT", 30*time.Second),
 		FailedVerifyRPS:   e.Float("HOOKLINE_FAILED_VERIFY_RPS", 5),
 		FailedVerifyBurst: e.Int("HOOKLINE_FAILED_VERIFY_BURST", 20, 1, 1<<20),
+		SpoolDir:          e.String("HOOKLINE_SPOOL_DIR", ""),
+		SpoolMaxBytes:     int64(e.Int("HOOKLINE_SPOOL_MAX_BYTES", spool.DefaultMaxBytes, 1<<16, 1<<50)),
 	}
 	for _, v := range e.List("HOOKLINE_TRUSTED_PROXIES") {
 		p, err := netip.ParsePrefix(v)
@@ -131,6 +138,11 @@ var errStreamsNotReady = errors.New("streams not created yet")
 
 // Run serves until ctx ends, then shuts down gracefully.
 func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
+	sp, err := openSpool(cfg, log) // nil when off; a damaged spool file stops the start here
+	if err != nil {
+		return err
+	}
+	defer func() { _ = sp.Close() }() // closed after the forwarder and the server stopped
 	nc, err := natsconn.Connect(cfg.NATSURL, log, natsconn.Options{Name: "hookline-ingress", NoReconnectBuffer: true})
 	if err != nil {
 		return err
@@ -141,21 +153,23 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		return err
 	}
 	adm := admin.New(log)
-	adm.AddCheck("nats", natsconn.Check(nc))
+	sp.Register(adm.Registry())
+	adm.AddCheck("nats", sp.Check(natsconn.Check(nc)))
 	if cfg.Pprof {
 		adm.EnablePprof()
 	}
 	var streamsReady atomic.Bool
-	adm.AddCheck("streams", func(context.Context) error {
+	adm.AddCheck("streams", sp.Check(func(context.Context) error {
 		if !streamsReady.Load() {
 			return errStreamsNotReady
 		}
 		return nil
-	})
+	}))
 	metrics := httpapi.NewMetrics(adm.Registry())
 	keeper := newStreamKeeper(pub, pub.JetStream(), cfg.Streams, log)
 	ipOf := clientIP(cfg.TrustedProxies)
-	api, err := httpapi.New(cfg.Config, keeper, metrics, log, httpapi.Options{Now: cfg.Now, RetryAfter503: cfg.PublishTimeout,
+	spooled := sp.Wrap(keeper)
+	api, err := httpapi.New(cfg.Config, spooled, metrics, log, httpapi.Options{Now: cfg.Now, RetryAfter503: cfg.PublishTimeout,
 		ClientIP: ipOf, FailedVerifyRPS: cfg.FailedVerifyRPS, FailedVerifyBurst: cfg.FailedVerifyBurst})
 	if err != nil {
 		return err
@@ -174,19 +188,21 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		return errors.Join(err, <-adminErr)
 	}
 
-	// The admin port answers (alive, not ready) while NATS is still coming up.
-	if err := ensureStreams(ctx, pub, cfg, log); err != nil {
+	// The admin port answers (alive, not ready) while NATS is still coming up. With the spool
+	// on, the ingress serves at once and the streams are made in the background.
+	streamsDone, stopStreams := ensureStreamsAsync(ctx, sp, pub, cfg, &streamsReady, log)
+	defer stopStreams()
+	if err := <-streamsDone; err != nil {
 		if ctx.Err() != nil {
 			return stopAdminAnd(nil) // stopped before NATS was ever reachable: a clean stop
 		}
 		return stopAdminAnd(err)
 	}
-	maxBody, err := bodyLimit(cfg, pub.MaxPayload(), log)
+	maxBody, err := bodyLimit(cfg, maxPayload(sp, pub), log)
 	if err != nil {
 		return stopAdminAnd(err)
 	}
 	api.LimitBody(maxBody)
-	streamsReady.Store(true)
 	keeperCtx, stopKeeper := context.WithCancel(ctx)
 	keeperDone := make(chan struct{})
 	go func() {
@@ -194,6 +210,8 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		keeper.run(keeperCtx)
 	}()
 	defer func() { stopKeeper(); <-keeperDone }() // joined before Run returns
+	stopForward := forwardSpool(ctx, sp, pub, keeper, cfg, log)
+	defer stopForward()
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -203,9 +221,10 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	api.Register(e)
 	cbCfg := *cfg.Config // the callback body limit fits max_payload too
 	cbCfg.MaxBodyBytes = maxBody
-	intake := callbacks.New(&cbCfg, keeper, log, callbacks.Options{
+	intake := callbacks.New(&cbCfg, spooled, log, callbacks.Options{
 		RetryAfter: cfg.PublishTimeout,
 		Requests:   callbacks.NewBucketStore(pub.JetStream(), cfg.Streams),
+		Spooling:   sp != nil,
 	})
 	e.POST(callbacks.Route, intake.Handle)
 
@@ -247,6 +266,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if !served {
 		<-serveErr // Serve returns ErrServerClosed as soon as Shutdown closes the listener
 	}
+	stopForward() // before the connection drains; what is left stays spooled for the next start
 	if err := pub.Flush(sctx); err != nil {
 		runErr = errors.Join(runErr, err)
 	}

@@ -76,6 +76,11 @@ type Options struct {
 	// another body is answered 409 (NewBucketStore; the ingress always sets it). Nil checks
 	// nothing beyond the stream's duplicate window: for tests of other parts only.
 	Requests RequestStore
+	// Spooling: the publisher spools when JetStream is unavailable (HOOKLINE_SPOOL_DIR). Then a
+	// request whose record cannot be reached (NATS down) is published all the same, without the
+	// 409 check: its Nats-Msg-Id is the order id and timestamp, so a conflicting repeat answered
+	// meanwhile is the same id and the first body wins (JetStream drops the second).
+	Spooling bool
 }
 
 // Handler serves POST /v1/orders/{id}.
@@ -90,6 +95,7 @@ type Handler struct {
 	now      func() time.Time
 	log      *zap.Logger
 	requests RequestStore
+	spooling bool
 	disabled bool
 }
 
@@ -122,6 +128,7 @@ func New(cfg *config.Config, pub Publisher, log *zap.Logger, o Options) *Handler
 		now:      o.Now,
 		log:      log,
 		requests: o.Requests,
+		spooling: o.Spooling,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 			jwt.WithExpirationRequired(),
@@ -215,12 +222,16 @@ func (h *Handler) Handle(c echo.Context) error {
 	key := streams.CallbackRequestKey(tenant, orderID, cb.Timestamp)
 	hash := requestHash(cb.Amount, cb.Currency, cb.CallbackURL)
 	var res reservation
+	recorded := h.requests != nil // the request has a record to settle after the publish
 	if h.requests != nil {
 		res, err = reserve(req.Context(), h.requests, key, eventID, hash)
 		switch {
 		case errors.Is(err, errConflict):
 			return problem.New(http.StatusConflict, CodeIdempotencyConflict,
 				"this order id and timestamp were already used with another amount, currency or callbackUrl")
+		case err != nil && h.spooling:
+			recorded = false
+			h.log.Debug("callback request record unreachable; publishing to the spool path", zap.Error(err))
 		case err != nil:
 			return problem.Unavailable(h.retry, err)
 		case res.stored:
@@ -233,7 +244,7 @@ func (h *Handler) Handle(c echo.Context) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), storeTimeout)
 	defer cancel()
 	if err != nil {
-		if h.requests != nil && res.created {
+		if recorded && res.created {
 			// Not stored: free the key (unless an identical attempt took it over) so the client
 			// may retry with any body.
 			_ = h.requests.Delete(sctx, key, jetstream.LastRevision(res.rev))
@@ -243,7 +254,7 @@ func (h *Handler) Handle(c echo.Context) error {
 	if ack != nil && ack.Duplicate {
 		h.log.Debug("callback request is a duplicate", zap.String("tenant", tenant), zap.String("order_id", orderID))
 	}
-	if h.requests != nil {
+	if recorded {
 		if err := markStored(sctx, h.requests, key, eventID, hash, res.rev); err != nil {
 			// Stored all the same: a retry finds the record pending and publishes again under the
 			// same Nats-Msg-Id, which JetStream drops within its duplicate window.
