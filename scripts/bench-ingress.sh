@@ -18,9 +18,7 @@ command -v wrk >/dev/null || { echo "bench: install wrk (apt-get install wrk)" >
 
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
+trap kill_started EXIT
 
 go build -o "$work/" ./services/ingress ./cmd/hookline
 NATS_PORT=$(free_port); HTTP_PORT=$(free_port); ADMIN_PORT=$(free_port); BARE_PORT=$(free_port)
