@@ -18,6 +18,9 @@
 # The load generator shares the cores but is not counted. The bench does not subscribe to ORDERS
 # (no -nats), so nats-server delivers nothing beyond what the pipeline itself needs.
 # Environment: BENCH_CPU_KEEP=1 keeps the temp dir (logs, bench JSON, counters) and prints its path.
+# BENCH_CPU_PPROF=DIR starts both services with HOOKLINE_PPROF=true and saves a CPU profile of each
+# one that serves /debug/pprof, over each rate's load, as DIR/<service>-<rate>.pprof (read with
+# `go tool pprof -top`); profiling perturbs the figures, so BENCHMARKS.md is then left untouched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -52,12 +55,17 @@ TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
 work=$(mktemp -d)
 pids=()
 keep_work=${BENCH_CPU_KEEP:-0}
+PPROF_DIR=${BENCH_CPU_PPROF:-}
+svc_env=()
+if [ -n "$PPROF_DIR" ]; then
+  mkdir -p "$PPROF_DIR"; PPROF_DIR=$(cd "$PPROF_DIR" && pwd); write=0; svc_env=(HOOKLINE_PPROF=true)
+fi
 trap kill_started EXIT
 
 machine=$(machine_line)
 echo "bench-cpu: $machine" >&2
 go build -o "$work/" ./services/ingress ./services/worker ./cmd/hookline
-start_pipeline
+start_pipeline "${svc_env[@]}"
 
 # cpu_ticks PID: utime+stime of the whole process (all threads), in clock ticks. The fields are
 # counted after the command name's closing parenthesis, which may itself hold spaces.
@@ -111,10 +119,21 @@ for rate in "${rates[@]}"; do
   load=$(cut -d' ' -f1 /proc/loadavg)
   echo "bench-cpu: $rate req/s for ${SECS}s (load average $load)" >&2
   snapshot "$work/start-$rate" start
+  prof=()
+  if [ -n "$PPROF_DIR" ]; then
+    for svc in "ingress $IADM" "worker $WADM"; do
+      set -- $svc
+      curl -sf -o "$PPROF_DIR/$1-$rate.pprof" "http://127.0.0.1:$2/debug/pprof/profile?seconds=$SECS" &
+      prof+=("$!:$1")
+    done
+  fi
   t0=$(date +%s.%N)
   "$work/hookline" bench -q -rate "$rate" -d "${SECS}s" -c "$conns" "${BENCH_MIX[@]}" \
     -target "http://127.0.0.1:$HTTP" -json "$work/bench-$rate.json" -oracle "$work/oracle-$rate.json" >"$work/bench-$rate.txt"
   t1=$(date +%s.%N)
+  for p in "${prof[@]}"; do
+    wait "${p%%:*}" || { echo "bench-cpu: no CPU profile from the ${p#*:} (does it serve /debug/pprof?)" >&2; rm -f "$PPROF_DIR/${p#*:}-$rate.pprof"; }
+  done
   wait_drained 120
   t2=$(date +%s.%N)
   snapshot "$work/end-$rate" end
