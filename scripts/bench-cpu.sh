@@ -78,8 +78,8 @@ cpu_counters() {
 side_counters() {
   curl -sf "http://127.0.0.1:$NATS_MON/varz" |
     python3 -c 'import json, sys; v = json.load(sys.stdin); print("nats in", v["in_msgs"]); print("nats out", v["out_msgs"])'
-  redis-cli -h 127.0.0.1 -p "$REDIS_PORT" INFO commandstats | tr -d '\r' |
-    sed -n 's/^cmdstat_\([^:]*\):calls=\([0-9]*\).*/redis \1 \2/p'
+  redis-cli -h 127.0.0.1 -p "$REDIS_PORT" INFO stats commandstats | tr -d '\r' |
+    sed -n -e 's/^cmdstat_\([^:]*\):calls=\([0-9]*\).*/redis \1 \2/p' -e 's/^total_reads_processed:\([0-9]*\)/redisio reads \1/p'
 }
 
 # snapshot FILE start|end: the counters of the four processes; the monitoring calls are made
@@ -168,9 +168,9 @@ if vrc != "0":
 open(cpu_rows, "a").write("| %s | %s | %.0f | %d | %d | %.0f µs | %.0f µs | %.0f µs | %.0f µs | **%.0f µs** |\n" % (
     rate, load, r["rps"], acked, r["requests"] - acked,
     us("ingress"), us("worker"), us("nats"), us("redis"), total))
-open(side_rows, "a").write("| %s | %.1f + %.1f s | %.2f | %.2f | %.2f | %s | %s |\n" % (
+open(side_rows, "a").write("| %s | %.1f + %.1f s | %.2f | %.2f | %.2f | %.2f | %s | %s |\n" % (
     rate, t1 - t0, t2 - t1, d[("nats", "in")] / acked, d[("nats", "out")] / acked,
-    sum(redis.values()) / acked, top, verdict))
+    d[("redisio", "reads")] / acked, sum(redis.values()) / acked, top, verdict))
 print("bench-cpu: %s req/s: %d acknowledged, total %.0f µs per webhook; %s" % (rate, acked, total, verdict), file=sys.stderr)
 sys.exit(0 if vrc == "0" else 1)
 PY
@@ -191,11 +191,13 @@ shares the cores and is not counted. Load is the 1-minute load average when the 
 $(cat "$work/cpu-rows")
 
 Per webhook acknowledged, over the same window: NATS messages into and out of nats-server
-(\`/varz\` in_msgs and out_msgs: publishes, PubAcks, pull requests, deliveries, acks), and Redis
-commands (\`INFO commandstats\`, commands run inside scripts included; the five most called shown).
+(\`/varz\` in_msgs and out_msgs: publishes, PubAcks, pull requests, deliveries, acks), Redis
+reads from clients (\`INFO stats\` total_reads_processed: about one per round trip, a pipeline
+counting once) and Redis commands (\`INFO commandstats\`, commands run inside scripts included;
+the five most called shown).
 
-| rate | load + drain | NATS in msgs | NATS out msgs | Redis commands | Redis by command | verify |
-|---|---|---|---|---|---|---|
+| rate | load + drain | NATS in msgs | NATS out msgs | Redis reads | Redis commands | Redis by command | verify |
+|---|---|---|---|---|---|---|---|
 $(cat "$work/side-rows")
 EOT
 )
