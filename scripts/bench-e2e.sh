@@ -12,24 +12,16 @@ SECS=${1:-20}
 
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+trap kill_started EXIT
 
 go build -o "$work/" ./services/ingress ./services/worker ./cmd/hookline
-NATS_PORT=$(free_port); REDIS_PORT=$(free_port); HTTP=$(free_port); IADM=$(free_port); WADM=$(free_port)
-nats-server -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$work/nats" >"$work/nats.log" 2>&1 & pids+=($!)
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" --logfile "$work/redis.log" & pids+=($!)
-wait_port "$NATS_PORT"; wait_port "$REDIS_PORT"
-export NATS_URL=nats://127.0.0.1:$NATS_PORT REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0 HOOKLINE_LOG_LEVEL=warn
-export HOOKLINE_PETSTORE_SECRETS=bench-petstore-secret HOOKLINE_BUNJANG_SECRETS=bench-bunjang-secret
-HOOKLINE_HTTP_ADDR=127.0.0.1:$HTTP HOOKLINE_ADMIN_ADDR=127.0.0.1:$IADM "$work/ingress" >"$work/ingress.log" 2>&1 & pids+=($!)
-HOOKLINE_ADMIN_ADDR=127.0.0.1:$WADM "$work/worker" >"$work/worker.log" 2>&1 & pids+=($!)
-wait_ready "http://127.0.0.1:$IADM"; wait_ready "http://127.0.0.1:$WADM"
+start_pipeline
 
 rows=()
 run_rate() { # rate -> appends a row; returns 1 when the pipeline did not keep up
-  local rate=$1 out="$work/rate-$1.json" conns=$(( $1 / 25 > 32 ? $1 / 25 : 32 ))
-  "$work/hookline" bench -q -rate "$rate" -d "${SECS}s" -c "$conns" -dup 0.05 -shuffle 0.2 -orders 20000 \
+  local rate=$1 out="$work/rate-$1.json" conns
+  conns=$(bench_conns "$rate")
+  "$work/hookline" bench -q -rate "$rate" -d "${SECS}s" -c "$conns" "${BENCH_MIX[@]}" \
     -target "http://127.0.0.1:$HTTP" -nats "$NATS_URL" -json "$out" -oracle "$work/oracle-$rate.json" >"$work/rate-$rate.txt"
   "$work/hookline" verify -oracle "$work/oracle-$rate.json" -url "http://127.0.0.1:$WADM" -nats "$NATS_URL" -wait 60s >"$work/verify-$rate.txt" 2>&1 || true
   python3 - "$rate" "$out" "$work/verify-$rate.txt" <<'PY' >>"$work/rows"

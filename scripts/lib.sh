@@ -31,3 +31,43 @@ text = re.sub(re.escape(begin) + r".*?" + re.escape(end), lambda m: begin + "\n"
 open(path, "w").write(text)
 PY
 }
+
+# The webhook mix of the end-to-end benchmarks (scripts/bench-e2e.sh, scripts/bench-cpu.sh):
+# 5 % of events sent twice, 20 % of orders out of order, 20 000 orders per round.
+BENCH_MIX=(-dup 0.05 -shuffle 0.2 -orders 20000)
+
+# bench_conns RATE: connections for a fixed-rate run, max(32, RATE/25).
+bench_conns() { echo $(( $1 / 25 > 32 ? $1 / 25 : 32 )); }
+
+# kill_started: the EXIT trap of a script that started servers; kills only the PIDs in the
+# array pids (and nothing by name), waits for them and removes the temp dir in work unless
+# keep_work=1.
+kill_started() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ "${keep_work:-0}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
+}
+
+# start_pipeline: from the binaries built into $work (ingress, worker), starts on free loopback
+# ports nats-server (JetStream, file store under $work/nats, HTTP monitoring), redis-server (no
+# persistence), one ingress and one worker, appends their PIDs to pids and waits until both
+# services are ready. Sets NATS_PORT NATS_MON REDIS_PORT HTTP IADM WADM, NATS_PID REDIS_PID
+# INGRESS_PID WORKER_PID, and exports NATS_URL REDIS_URL and the bench signing secrets.
+# Extra environment for both services can be passed as arguments (NAME=value …).
+start_pipeline() {
+  NATS_PORT=$(free_port); NATS_MON=$(free_port); REDIS_PORT=$(free_port)
+  HTTP=$(free_port); IADM=$(free_port); WADM=$(free_port)
+  nats-server -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MON" -js -sd "$work/nats" >"$work/nats.log" 2>&1 &
+  NATS_PID=$!; pids+=("$NATS_PID")
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" --logfile "$work/redis.log" &
+  REDIS_PID=$!; pids+=("$REDIS_PID")
+  wait_port "$NATS_PORT"; wait_port "$REDIS_PORT"
+  export NATS_URL=nats://127.0.0.1:$NATS_PORT REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0 HOOKLINE_LOG_LEVEL=warn
+  export HOOKLINE_PETSTORE_SECRETS=bench-petstore-secret HOOKLINE_BUNJANG_SECRETS=bench-bunjang-secret
+  env "$@" HOOKLINE_HTTP_ADDR="127.0.0.1:$HTTP" HOOKLINE_ADMIN_ADDR="127.0.0.1:$IADM" "$work/ingress" >"$work/ingress.log" 2>&1 &
+  INGRESS_PID=$!; pids+=("$INGRESS_PID")
+  env "$@" HOOKLINE_ADMIN_ADDR="127.0.0.1:$WADM" "$work/worker" >"$work/worker.log" 2>&1 &
+  WORKER_PID=$!; pids+=("$WORKER_PID")
+  wait_ready "http://127.0.0.1:$IADM"; wait_ready "http://127.0.0.1:$WADM"
+}

@@ -156,28 +156,34 @@ func runBench(ctx context.Context, env Env) error {
 	return nil
 }
 
-// runBenchTarget serves the comparison baseline: an echo handler that reads the body and answers
-// 202, with nothing else.
+// runBenchTarget serves a comparison baseline: the bare echo handler (reads the body, answers
+// 202) or the minimal reference webhook handler (HMAC check, JetStream publish, 202 after the
+// PubAck).
 func runBenchTarget(ctx context.Context, env Env) error {
-	fs := newFlags("bench-target", "bench-target [-addr host:port]",
-		"Serve a bare echo handler (reads the body, answers 202) to compare the ingress against.")
+	fs := newFlags("bench-target", "bench-target [-addr host:port] [-mode echo|reference] [-nats URL]",
+		"Serve a baseline to compare the ingress against:\n"+
+			"  echo       a bare echo handler: reads the body, answers 202\n"+
+			"  reference  the minimal webhook handler: checks the HMAC, publishes the body to the\n"+
+			"             BENCHREF stream, answers 202 after the PubAck; nothing else")
 	addr := fs.String("addr", "127.0.0.1:8085", "listen address")
+	mode := fs.String("mode", "echo", "echo or reference")
+	natsURL := fs.String("nats", envOr(env, "NATS_URL", defaultNATS), "NATS URL for -mode reference (default: NATS_URL, else a running hookline dev)")
 	if err := parseFlags(env, fs, env.Args); err != nil {
 		return err
 	}
+	h, release, err := benchTargetHandler(ctx, env, *mode, *natsURL)
+	if err != nil {
+		return err
+	}
+	defer release()
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.POST("/webhooks/:provider", func(c echo.Context) error {
-		if _, err := readAll(c.Request()); err != nil {
-			return fmt.Errorf("read body: %w", err)
-		}
-		return c.NoContent(http.StatusAccepted)
-	})
+	e.POST("/webhooks/:provider", h)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *addr, err)
 	}
-	fmt.Fprintf(env.Stdout, "bare echo handler on http://%s\n", ln.Addr())
+	fmt.Fprintf(env.Stdout, "%s bench target on http://%s\n", *mode, ln.Addr())
 	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -44,7 +44,7 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"bench":        {"send signed webhooks at a fixed rate or concurrency and report latency", runBench},
-		"bench-target": {"serve a bare echo handler (reads the body, answers 202) to compare against", runBenchTarget},
+		"bench-target": {"serve a baseline to compare against: bare echo handler or minimal reference handler", runBenchTarget},
 		"dev":          {"run the whole pipeline in one process (embedded NATS unless NATS_URL is set)", runDev},
 		"replay":       {"re-apply stored webhooks through the worker path (rebuild state): replay -from <seq|time|all>", runReplay},
 		"verify":       {"compare a bench run's oracle with the query API and ORDERS: lost, duplicated, wrong state", runVerify},
