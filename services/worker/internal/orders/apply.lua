@@ -102,6 +102,8 @@ end
 
 if wrote then redis.call('PEXPIRE', KEYS[2], ttl) end
 local hkey = KEYS[#KEYS]
-if redis.call('RPUSH', hkey, unpack(hist)) > HISTORY then redis.call('LTRIM', hkey, -HISTORY, -1) end
+local len
+if units == 1 then len = redis.call('RPUSH', hkey, hist[1]) else len = redis.call('RPUSH', hkey, unpack(hist)) end
+if len > HISTORY then redis.call('LTRIM', hkey, -HISTORY, -1) end
 redis.call('PEXPIRE', hkey, ttl)
 return out
