@@ -49,9 +49,9 @@ func (w *worker) history(t testing.TB, provider, orderID string, hdr map[string]
 // wantEntry is what a history entry must say.
 type wantEntry struct {
 	eventID, itemID, kind, status, providerStatus string
-	version                                      int64
-	seq                                          uint64
-	canonical                                    string
+	version                                       int64
+	seq                                           uint64
+	canonical                                     string
 }
 
 func checkHistory(t *testing.T, got historyView, want []wantEntry) {

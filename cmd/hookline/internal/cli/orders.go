@@ -44,11 +44,16 @@ func runOrders(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
+	return printJSON(env.Stdout, body)
+}
+
+// printJSON prints the API's answer indented.
+func printJSON(w io.Writer, body []byte) error {
 	var out bytes.Buffer
 	if err := json.Indent(&out, body, "", "  "); err != nil {
 		return fmt.Errorf("answer is not JSON: %w", err)
 	}
-	fmt.Fprintln(env.Stdout, out.String())
+	fmt.Fprintln(w, out.String())
 	return nil
 }
 
@@ -71,12 +76,7 @@ func ordersHistory(ctx context.Context, env Env) error {
 		return err
 	}
 	if *asJSON {
-		var out bytes.Buffer
-		if err := json.Indent(&out, body, "", "  "); err != nil {
-			return fmt.Errorf("answer is not JSON: %w", err)
-		}
-		fmt.Fprintln(env.Stdout, out.String())
-		return nil
+		return printJSON(env.Stdout, body)
 	}
 	var h struct {
 		TenantID, Provider, OrderID string

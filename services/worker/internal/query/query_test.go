@@ -62,16 +62,7 @@ func TestServeHTTP(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			mux := http.NewServeMux()
 			mux.Handle(Pattern, New(tt.reader, zap.NewNop()))
-			req := httptest.NewRequest(http.MethodGet, tt.path, nil)
-			if tt.tenant != "" {
-				req.Header.Set("X-Tenant-ID", tt.tenant)
-			}
-			rec := httptest.NewRecorder()
-			mux.ServeHTTP(rec, req)
-			if rec.Code != tt.wantCode || strings.TrimSpace(rec.Body.String()) != tt.wantBody ||
-				rec.Header().Get("Content-Type") != "application/json" {
-				t.Fatalf("GET %s = %d %s %s\nwant %d %s", tt.path, rec.Code, rec.Header().Get("Content-Type"), rec.Body, tt.wantCode, tt.wantBody)
-			}
+			checkGet(t, mux, tt.path, tt.tenant, tt.wantCode, tt.wantBody)
 		})
 	}
 }
@@ -137,16 +128,22 @@ func TestServeHistory(t *testing.T) {
 			mux := http.NewServeMux()
 			mux.Handle(Pattern, New(fakeReader{}, zap.NewNop()))
 			mux.Handle(HistoryPattern, NewHistory(tt.reader, zap.NewNop()))
-			req := httptest.NewRequest(http.MethodGet, tt.path, nil)
-			if tt.tenant != "" {
-				req.Header.Set("X-Tenant-ID", tt.tenant)
-			}
-			rec := httptest.NewRecorder()
-			mux.ServeHTTP(rec, req)
-			if rec.Code != tt.wantCode || strings.TrimSpace(rec.Body.String()) != tt.wantBody ||
-				rec.Header().Get("Content-Type") != "application/json" {
-				t.Fatalf("GET %s = %d %s %s\nwant %d %s", tt.path, rec.Code, rec.Header().Get("Content-Type"), rec.Body, tt.wantCode, tt.wantBody)
-			}
+			checkGet(t, mux, tt.path, tt.tenant, tt.wantCode, tt.wantBody)
 		})
+	}
+}
+
+// checkGet serves GET path (with X-Tenant-ID tenant unless empty) and checks the JSON answer.
+func checkGet(t *testing.T, h http.Handler, path, tenant string, wantCode int, wantBody string) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	if tenant != "" {
+		req.Header.Set("X-Tenant-ID", tenant)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != wantCode || strings.TrimSpace(rec.Body.String()) != wantBody ||
+		rec.Header().Get("Content-Type") != "application/json" {
+		t.Fatalf("GET %s = %d %s %s\nwant %d %s", path, rec.Code, rec.Header().Get("Content-Type"), rec.Body, wantCode, wantBody)
 	}
 }
