@@ -49,7 +49,7 @@ func commands() map[string]command {
 		"replay":       {"re-apply stored webhooks through the worker path (rebuild state): replay -from <seq|time|all>", runReplay},
 		"verify":       {"compare a bench run's oracle with the query API and ORDERS: lost, duplicated, wrong state", runVerify},
 		"send":         {"sign and send a sample or given webhook: send petstore|bunjang|standard", runSend},
-		"orders":       {"read order state and history from the worker's query API: orders get|history <provider> <orderId>", runOrders},
+		"orders":       {"read order state from the worker's query API: orders get <provider> <orderId>", runOrders},
 		"dlq":          {"inspect and act on dead letters: dlq list|show|replay|purge", runDLQ},
 	}
 }
