@@ -108,6 +108,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		return nil
 	})
 	adm.Handle(query.Pattern, query.New(store, log))
+	adm.Handle(query.HistoryPattern, query.NewHistory(store, log))
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

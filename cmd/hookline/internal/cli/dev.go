@@ -277,7 +277,7 @@ func banner(env Env, st devState, ingressAdmin, natsNote, statePath string) {
 	fmt.Fprintf(env.Stdout, `Hookline dev pipeline is ready.
   webhooks    POST %[1]s/webhooks/{petstore,bunjang,<source>}
   callbacks   POST %[1]s/v1/orders/{id}
-  orders      GET  %[3]s/v1/orders/{provider}/{orderId}
+  orders      GET  %[3]s/v1/orders/{provider}/{orderId}[/history]
   admin       %[2]s (ingress), %[3]s (worker), %[4]s (dispatcher): /healthz /readyz /metrics
   nats        %[5]s
   redis       %[6]s

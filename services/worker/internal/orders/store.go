@@ -29,6 +29,8 @@ const (
 	Applied  Kind = "applied"
 	Stale    Kind = "stale"
 	Rejected Kind = "rejected"
+	// Duplicate is a history entry's kind only: the event id was already recorded for the unit.
+	Duplicate Kind = "duplicate"
 )
 
 var (
@@ -55,8 +57,10 @@ type Request struct {
 	Items bool
 	Units []Unit
 	// Seq is the WEBHOOKS stream sequence of the message.
-	Seq       uint64
-	AppliedAt time.Time
+	Seq uint64
+	// ReceivedAt is when the ingress received the webhook (Hookline-Received-At), for the history.
+	ReceivedAt time.Time
+	AppliedAt  time.Time
 }
 
 // Record is what the store keeps per event id and unit: enough to rebuild the canonical event.
@@ -154,6 +158,11 @@ func ItemKey(tenant, provider, orderID, itemID string) string {
 	return orderTag(tenant, provider, orderID) + ":i:" + keyPart(itemID)
 }
 
+// HistoryKey is the order's history: one entry per handled event and unit (see History).
+func HistoryKey(tenant, provider, orderID string) string {
+	return orderTag(tenant, provider, orderID) + ":h"
+}
+
 // Apply runs the apply script for req.
 func (s *Store) Apply(ctx context.Context, req Request) (Result, error) {
 	if len(req.Units) == 0 || (!req.Items && len(req.Units) != 1) {
@@ -171,9 +180,10 @@ func (s *Store) Apply(ctx context.Context, req Request) (Result, error) {
 			keys = append(keys, ItemKey(req.Tenant, req.Provider, req.OrderID, u.ItemID))
 		}
 	}
-	args := make([]any, 0, 5+7*len(req.Units))
+	keys = append(keys, HistoryKey(req.Tenant, req.Provider, req.OrderID))
+	args := make([]any, 0, 6+7*len(req.Units))
 	args = append(args, strconv.FormatUint(req.Seq, 10), strconv.FormatInt(req.AppliedAt.UnixNano(), 10),
-		strconv.FormatInt(s.ttl.Milliseconds(), 10), items, req.SourceEventID)
+		strconv.FormatInt(s.ttl.Milliseconds(), 10), items, req.SourceEventID, strconv.FormatInt(unixNano(req.ReceivedAt), 10))
 	for _, u := range req.Units {
 		rank, term := strconv.Itoa(u.Status.Rank), "0"
 		if !u.Status.Known {

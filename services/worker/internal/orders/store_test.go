@@ -96,6 +96,17 @@ func runLifecycle(t *testing.T, provider string, items bool, cases []lifecycleCa
 						s.want, s.wantVersion, s.wantSkipped)
 				}
 			}
+			hist, err := store.History(ctx, "default", provider, orderID)
+			if err != nil || len(hist) != len(tc.steps) {
+				t.Fatalf("History = %d entries, %v; want %d", len(hist), err, len(tc.steps))
+			}
+			for i, s := range tc.steps {
+				h := hist[i]
+				if h.Kind != s.want || h.Version != s.wantVersion || h.Status != book.For(provider).Resolve(s.give).Name ||
+					h.SourceEventID != fmt.Sprintf("evt-%d", i) || h.Seq != uint64(100+i) {
+					t.Fatalf("history %d = %+v, want %s v%d of step %d (%s)", i, h, s.want, s.wantVersion, i, s.give)
+				}
+			}
 			v, err := store.Read(ctx, "default", provider, orderID)
 			if err != nil {
 				t.Fatalf("Read: %v", err)
@@ -253,17 +264,19 @@ func TestIntegrationApplyItemsAtomicallyAndTTL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 5 {
-		t.Fatalf("keys = %v, want order, items, 2 item states and the event record", keys)
+	if len(keys) != 6 {
+		t.Fatalf("keys = %v, want order, items, 2 item states, the event record and the history", keys)
 	}
 	for _, k := range keys {
 		if !strings.HasPrefix(k, "hl:{default:bunjang:100}:") {
 			t.Errorf("key %q outside the order's hash tag", k)
 		}
 	}
-	ttl, err := rdb.PTTL(ctx, EventKey("default", ProviderBunjang, "100", req.SourceEventID)).Result()
-	if err != nil || ttl <= 89*time.Minute || ttl > 90*time.Minute {
-		t.Fatalf("event record TTL = %s, %v; want about 90m", ttl, err)
+	for _, k := range []string{EventKey("default", ProviderBunjang, "100", req.SourceEventID), HistoryKey("default", ProviderBunjang, "100")} {
+		ttl, err := rdb.PTTL(ctx, k).Result()
+		if err != nil || ttl <= 89*time.Minute || ttl > 90*time.Minute {
+			t.Fatalf("%s TTL = %s, %v; want about 90m", k, ttl, err)
+		}
 	}
 	for _, k := range []string{OrderKey("default", ProviderBunjang, "100"), ItemKey("default", ProviderBunjang, "100", "1001")} {
 		if ttl, _ := rdb.PTTL(ctx, k).Result(); ttl != -1 {

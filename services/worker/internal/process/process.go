@@ -129,7 +129,7 @@ func (h *Handler) Handle(ctx context.Context, msg jetstream.Msg) error {
 	lc := h.o.Book.For(provider)
 	req := orders.Request{
 		Tenant: tenant, Provider: provider, OrderID: ev.OrderID, SourceEventID: ev.SourceEventID,
-		Items: ev.Changes[0].ItemID != "", Seq: meta.Sequence.Stream, AppliedAt: h.o.Now(),
+		Items: ev.Changes[0].ItemID != "", Seq: meta.Sequence.Stream, ReceivedAt: receivedAt, AppliedAt: h.o.Now(),
 		Units: make([]orders.Unit, len(ev.Changes)),
 	}
 	for i, c := range ev.Changes {
