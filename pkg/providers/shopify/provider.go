@@ -48,7 +48,9 @@ func (Provider) Meta(h http.Header) providers.Meta {
 }
 
 // Parse implements providers.Provider with Parse.
-func (Provider) Parse(body []byte, m providers.Meta) (envelope.Envelope, error) { return Parse(body, m) }
+func (Provider) Parse(body []byte, m providers.Meta) (envelope.Envelope, error) {
+	return Parse(body, m)
+}
 
 // TenantKey is the shop domain, lower case: the tenant whose shops list holds it.
 func (Provider) TenantKey(h http.Header) string {
