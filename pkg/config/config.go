@@ -124,13 +124,13 @@ func DefaultCallbackRetryDelays() []time.Duration {
 func Load(lookup Lookup, d Defaults) (*Config, error) {
 	e := NewEnv(lookup)
 	c := &Config{
-		NATSURL:          e.String("NATS_URL", DefaultNATSURL),
-		RedisURL:         e.String("REDIS_URL", DefaultRedisURL),
-		LogLevel:         strings.ToLower(e.String("HOOKLINE_LOG_LEVEL", "info")),
-		HTTPAddr:         e.String("HOOKLINE_HTTP_ADDR", d.HTTPAddr),
-		AdminAddr:        e.String("HOOKLINE_ADMIN_ADDR", d.AdminAddr),
-		MaxBodyBytes:     int64(e.Int("HOOKLINE_MAX_BODY_BYTES", 1<<20, 1, 64<<20)),
-		Windows:          map[string]time.Duration{},
+		NATSURL:      e.String("NATS_URL", DefaultNATSURL),
+		RedisURL:     e.String("REDIS_URL", DefaultRedisURL),
+		LogLevel:     strings.ToLower(e.String("HOOKLINE_LOG_LEVEL", "info")),
+		HTTPAddr:     e.String("HOOKLINE_HTTP_ADDR", d.HTTPAddr),
+		AdminAddr:    e.String("HOOKLINE_ADMIN_ADDR", d.AdminAddr),
+		MaxBodyBytes: int64(e.Int("HOOKLINE_MAX_BODY_BYTES", 1<<20, 1, 64<<20)),
+		Windows:      map[string]time.Duration{},
 		Streams: streams.Options{
 			Replicas:        e.Int("HOOKLINE_STREAM_REPLICAS", 1, 1, 5),
 			DuplicateWindow: e.Duration("HOOKLINE_DUPLICATE_WINDOW", 2*time.Minute),
