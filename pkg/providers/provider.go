@@ -10,6 +10,7 @@ package providers
 import (
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/http"
 	"time"
 
@@ -203,4 +204,12 @@ func (r *Registry) For(name string) Provider {
 		return p
 	}
 	return r.source
+}
+
+// KeyNumber is a stable number for an order key, for samples of providers whose order ids are
+// numbers: the FNV-1a hash of key.
+func KeyNumber(key string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(key)) // a hash.Hash never fails to write
+	return h.Sum64()
 }

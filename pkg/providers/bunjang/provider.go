@@ -94,7 +94,7 @@ func (Provider) Sample(s providers.SampleSpec) (providers.Sample, error) {
 	default:
 		n, err := strconv.ParseUint(order, 10, 64)
 		if err != nil {
-			n = fnv64(order) >> 16 // 48 bits: item ids (num*10+i) stay exact in a float64
+			n = providers.KeyNumber(order) >> 16 // 48 bits: item ids (num*10+i) stay exact in a float64
 		}
 		num = n
 	}
@@ -128,13 +128,4 @@ func (Provider) Sample(s providers.SampleSpec) (providers.Sample, error) {
 // Sign returns the X-Bun-Webhook-Signature header for now.
 func (Provider) Sign(secret []byte, s providers.Sample, now time.Time) ([][2]string, error) {
 	return [][2]string{{webhook.HeaderBunjang, webhook.SignBunjang(secret, now, s.Body)}}, nil
-}
-
-func fnv64(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return h
 }

@@ -126,7 +126,7 @@ func (Provider) Sample(s providers.SampleSpec) (providers.Sample, error) {
 	} else if n, err := strconv.ParseUint(s.OrderKey, 10, 64); err == nil {
 		num = n
 	} else {
-		num = fnv64(s.OrderKey) >> 12
+		num = providers.KeyNumber(s.OrderKey) >> 12
 	}
 	id := s.EventID
 	if id == "" {
@@ -163,13 +163,4 @@ func (Provider) Sample(s providers.SampleSpec) (providers.Sample, error) {
 // Sign returns the X-Shopify-Hmac-Sha256 header.
 func (Provider) Sign(secret []byte, s providers.Sample, _ time.Time) ([][2]string, error) {
 	return [][2]string{{HeaderSignature, Sign(secret, s.Body)}}, nil
-}
-
-func fnv64(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return h
 }
