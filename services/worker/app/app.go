@@ -62,7 +62,7 @@ func ConsumerConfig(s Settings) jetstream.ConsumerConfig {
 // Run runs the worker until ctx ends, then stops fetching, finishes and acks the messages in
 // hand, drains the NATS connection and closes Redis.
 func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
-	book, err := orders.NewBook()
+	book, err := orders.NewBook(cfg.Base.Registry())
 	if err != nil {
 		return fmt.Errorf("lifecycles: %w", err)
 	}
@@ -146,7 +146,7 @@ func consumeUntilDone(ctx context.Context, cfg Config, log *zap.Logger, nc *nats
 		return err
 	}
 	o := process.Options{
-		Book: book, Store: store, Publisher: events.NewPublisher(js, publishTimeout), Metrics: m, Log: log,
+		Providers: cfg.Base.Registry(), Book: book, Store: store, Publisher: events.NewPublisher(js, publishTimeout), Metrics: m, Log: log,
 		Backoff: cfg.Worker.Backoff, OutageDLQ: cfg.Worker.OutageDLQ,
 	}
 	if h := cfg.hooks.afterApply; h != nil {

@@ -54,7 +54,7 @@ func Replay(ctx context.Context, cfg Config, log *zap.Logger, o ReplayOptions) (
 	if o.Concurrency < 1 {
 		o.Concurrency = 1
 	}
-	book, err := orders.NewBook()
+	book, err := orders.NewBook(cfg.Base.Registry())
 	if err != nil {
 		return ReplayProgress{}, fmt.Errorf("lifecycles: %w", err)
 	}
@@ -118,7 +118,7 @@ func Replay(ctx context.Context, cfg Config, log *zap.Logger, o ReplayOptions) (
 		pub = events.NewPublisher(js, publishTimeout)
 	}
 	handler := process.New(process.Options{
-		Book: book, Store: store, Publisher: pub, Metrics: m, Log: log,
+		Providers: cfg.Base.Registry(), Book: book, Store: store, Publisher: pub, Metrics: m, Log: log,
 		Backoff: cfg.Worker.Backoff, OutageDLQ: cfg.Worker.OutageDLQ,
 	})
 	var handled atomic.Uint64

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hookline/hookline/pkg/providers/all"
 	"slices"
 	"strings"
 	"testing"
@@ -66,7 +67,7 @@ func newStore(t *testing.T) *Store {
 // runLifecycle applies each case's steps to an order (or to item 1 of it) of its own and checks
 // every outcome and the final state.
 func runLifecycle(t *testing.T, provider string, items bool, cases []lifecycleCase) {
-	book, err := NewBook()
+	book, err := NewBook(all.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +175,7 @@ func TestIntegrationApplyBunjangLifecycle(t *testing.T) {
 }
 
 func TestIntegrationApplyDuplicateReturnsRecord(t *testing.T) {
-	book, _ := NewBook()
+	book, _ := NewBook(all.Registry())
 	store := newStore(t)
 	ctx := context.Background()
 	req := Request{
@@ -227,7 +228,7 @@ func TestIntegrationApplyDuplicateReturnsRecord(t *testing.T) {
 }
 
 func TestIntegrationApplyItemsAtomicallyAndTTL(t *testing.T) {
-	book, _ := NewBook()
+	book, _ := NewBook(all.Registry())
 	r := testkit.StartRedis(t)
 	rdb := r.Client(t)
 	store := NewStore(rdb, 90*time.Minute)
@@ -293,7 +294,7 @@ func TestIntegrationReadUnknownOrder(t *testing.T) {
 }
 
 func TestIntegrationRedisDownIsUnavailable(t *testing.T) {
-	book, _ := NewBook()
+	book, _ := NewBook(all.Registry())
 	r := testkit.StartRedis(t)
 	store := NewStore(r.Client(t), time.Hour)
 	t.Cleanup(store.Close)
@@ -313,7 +314,7 @@ func TestIntegrationRedisDownIsUnavailable(t *testing.T) {
 }
 
 func TestIntegrationRecordKeepsAnyStatusBytes(t *testing.T) {
-	book, _ := NewBook()
+	book, _ := NewBook(all.Registry())
 	store := newStore(t)
 	ctx := context.Background()
 	odd := "ON\x1fHOLD|\"é\""
@@ -376,7 +377,7 @@ func TestKeysCannotCollide(t *testing.T) {
 // A server that lost its script cache answers NOSCRIPT; the batcher loads the script and runs the
 // calls again, so the caller never sees it.
 func TestIntegrationApplyAfterScriptFlush(t *testing.T) {
-	book, _ := NewBook()
+	book, _ := NewBook(all.Registry())
 	r := testkit.StartRedis(t)
 	rdb := r.Client(t)
 	store := NewStore(rdb, time.Hour)
