@@ -7,13 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookline/hookline/pkg/providers/all"
 	"github.com/hookline/hookline/pkg/testkit"
 )
 
 // A redelivery (same message) and a re-send (another message, same event id) each add a
 // duplicate entry carrying the unit's version then, with the applied entry listed once.
 func TestIntegrationHistoryDuplicatePerArrival(t *testing.T) {
-	book, _ := NewBook()
+	book, _ := NewBook(all.Registry())
 	store := newStore(t)
 	ctx := context.Background()
 	lc := book.For(ProviderPetstore)
@@ -67,7 +68,7 @@ func TestIntegrationHistoryDuplicatePerArrival(t *testing.T) {
 
 // Bunjang: one entry per item, in the event's order; odd bytes in ids and statuses survive.
 func TestIntegrationHistoryItems(t *testing.T) {
-	book, _ := NewBook()
+	book, _ := NewBook(all.Registry())
 	store := newStore(t)
 	ctx := context.Background()
 	lc := book.For(ProviderBunjang)
@@ -108,7 +109,7 @@ func TestIntegrationHistoryItems(t *testing.T) {
 // The history keeps the last HistoryLimit entries: 1 005 events through the script leave the
 // last 1 000, oldest first, with the record TTL.
 func TestIntegrationHistoryCap(t *testing.T) {
-	book, _ := NewBook()
+	book, _ := NewBook(all.Registry())
 	r := testkit.StartRedis(t)
 	rdb := r.Client(t)
 	store := NewStore(rdb, 90*time.Minute)
