@@ -1,0 +1,63 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/hookline/hookline/pkg/config"
+	"github.com/hookline/hookline/pkg/testkit"
+	"go.uber.org/zap"
+)
+
+// A shutdown while NATS is down (a deploy during a broker restart) is clean: the callbacks in
+// hand are settled or left for redelivery, there is nothing to drain, and Run returns nil.
+func TestIntegrationStopsCleanlyDuringNATSOutage(t *testing.T) {
+	h := newHarness(t, nil)
+	h.nats.Stop()
+	eventually(t, 20*time.Second, "/readyz 503 with NATS down", func() bool { return h.get("/readyz") == http.StatusServiceUnavailable })
+	h.stop() // fails the test unless Run returns nil within 20s
+}
+
+// Stopped before NATS was ever reachable (setup keeps retrying meanwhile), Run returns nil: a
+// stop asked for is not a failure.
+func TestIntegrationStopsCleanlyBeforeNATS(t *testing.T) {
+	vars := map[string]string{
+		"NATS_URL":                 fmt.Sprintf("nats://127.0.0.1:%d", testkit.FreePort(t)),
+		"HOOKLINE_CALLBACK_SECRET": callbackSecret,
+	}
+	lookup := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+	base, err := config.Load(lookup, config.Defaults{AdminAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := NewConfig(base, lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.AdminListener = ln
+	h := &harness{t: t, admin: "http://" + ln.Addr().String()}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg, zap.NewNop()) }()
+	eventually(t, 20*time.Second, "/healthz 200 and /readyz 503 before NATS", func() bool {
+		return h.get("/healthz") == http.StatusOK && h.get("/readyz") == http.StatusServiceUnavailable
+	})
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run = %v, want nil", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return")
+	}
+}
