@@ -144,33 +144,34 @@ func (s Service) Run(ctx context.Context, build func(Env) (Parts, error)) error 
 	}
 
 	// The admin port serves from here to the very end, so /healthz answers while NATS is still
-	// coming up and /readyz says what is down.
+	// coming up and /readyz says what is down. If it fails, the service stops.
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopAdmin()
 	adminErr := make(chan error, 1)
-	go func() { adminErr <- adm.Serve(adminCtx, ln) }()
+	go func() {
+		err := adm.Serve(adminCtx, ln)
+		if err != nil {
+			cancel()
+		}
+		adminErr <- err
+	}()
 	s.Log.Info(s.Name+" admin listening", zap.String("admin", ln.Addr().String()))
 
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var errs []error
-	adminDone := false
-	comps, startErr := s.start(runCtx, nc, parts)
-	errs = append(errs, startErr)
+	comps, err := s.start(runCtx, nc, parts)
+	errs := []error{err}
 	exits := make(chan error, len(comps))
 	for _, c := range comps {
 		go func() { exits <- c.run(runCtx) }()
 	}
 	running := len(comps)
-	if startErr == nil && ctx.Err() == nil {
+	if err == nil && runCtx.Err() == nil {
 		ready.Store(true)
 		select {
-		case <-ctx.Done():
+		case <-runCtx.Done():
 		case err := <-exits:
 			running--
-			errs = append(errs, err)
-		case err := <-adminErr:
-			adminDone = true
 			errs = append(errs, err)
 		}
 	}
@@ -195,9 +196,7 @@ func (s Service) Run(ctx context.Context, build func(Env) (Parts, error)) error 
 	}
 	errs = append(errs, drain(dctx, nc))
 	stopAdmin()
-	if !adminDone {
-		errs = append(errs, <-adminErr)
-	}
+	errs = append(errs, <-adminErr)
 	err = errors.Join(errs...)
 	s.Log.Info(s.Name+" stopped", zap.Error(err))
 	return err
