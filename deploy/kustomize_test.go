@@ -200,13 +200,15 @@ type overlay struct {
 	ownSecret      bool
 	serviceMonitor bool
 	minHPAReplicas int32
+	// spool: the ingress is a StatefulSet with a persistent volume per pod for the outage spool.
+	spool bool
 }
 
 var overlays = []overlay{
 	{name: "dev", dir: "overlays/dev", namespace: "hookline-dev", imageTag: "dev", streamReplicas: "1",
 		ownSecret: true, minHPAReplicas: 1},
 	{name: "prod", dir: "overlays/prod", namespace: "hookline", imageTag: "v0.1.0", streamReplicas: "3",
-		serviceMonitor: true, minHPAReplicas: 2},
+		serviceMonitor: true, minHPAReplicas: 2, spool: true},
 }
 
 func TestKustomizeBaseDecodes(t *testing.T) {
@@ -227,6 +229,7 @@ func TestKustomizeOverlays(t *testing.T) {
 			checkNamespaces(t, m, ov)
 			cm := checkConfigMap(t, m, ov, known)
 			checkDeployments(t, m, ov, cm, known)
+			checkSpool(t, m, ov)
 			checkServices(t, m)
 			checkAutoscalers(t, m, ov)
 			checkDisruptionBudgets(t, m)
@@ -291,9 +294,9 @@ func checkConfigMap(t *testing.T, m *manifests, ov overlay, known map[string]boo
 
 func checkDeployments(t *testing.T, m *manifests, ov overlay, cm *corev1.ConfigMap, known map[string]bool) {
 	t.Helper()
-	deps := of[appsv1.Deployment](m)
+	deps := workloads(t, m)
 	if got := slices.Sorted(maps.Keys(deps)); !slices.Equal(got, []string{"dispatcher", "ingress", "worker"}) {
-		t.Fatalf("Deployments = %v, want dispatcher, ingress, worker", got)
+		t.Fatalf("workloads = %v, want dispatcher, ingress, worker", got)
 	}
 	secrets := of[corev1.Secret](m)
 	if !ov.ownSecret && len(secrets) > 0 {
@@ -303,13 +306,13 @@ func checkDeployments(t *testing.T, m *manifests, ov overlay, cm *corev1.ConfigM
 	for _, name := range services {
 		d := deps[name]
 		t.Run("deployment/"+name, func(t *testing.T) {
-			pod := d.Spec.Template.Spec
-			sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+			pod := d.template.Spec
+			sel, err := metav1.LabelSelectorAsSelector(d.selector)
 			if err != nil {
 				t.Fatalf("selector: %v", err)
 			}
-			if !sel.Matches(labels.Set(d.Spec.Template.Labels)) {
-				t.Errorf("selector %s does not match the pod labels %v", sel, d.Spec.Template.Labels)
+			if !sel.Matches(labels.Set(d.template.Labels)) {
+				t.Errorf("selector %s does not match the pod labels %v", sel, d.template.Labels)
 			}
 			if len(pod.Containers) != 1 || pod.Containers[0].Name != name {
 				t.Fatalf("want one container named %s", name)
@@ -380,7 +383,7 @@ func checkDeployments(t *testing.T, m *manifests, ov overlay, cm *corev1.ConfigM
 					t.Errorf("env %s reads Secret %s, want hookline-secrets (created outside the overlay)", e.Name, ref.Name)
 				}
 			}
-			checkEnvNames(t, ov.name+" Deployment "+name, names, known)
+			checkEnvNames(t, ov.name+" "+d.kind+" "+name, names, known)
 			wantSecrets := map[string][]string{
 				"ingress":    {"HOOKLINE_BUNJANG_SECRETS", "HOOKLINE_JWT_SECRET", "HOOKLINE_PETSTORE_SECRETS"},
 				"worker":     {"REDIS_URL"},
@@ -439,15 +442,15 @@ func checkRestricted(t *testing.T, pod corev1.PodSpec, c corev1.Container) {
 func checkServices(t *testing.T, m *manifests) {
 	t.Helper()
 	svcs := of[corev1.Service](m)
-	deps := of[appsv1.Deployment](m)
+	deps := workloads(t, m)
 	for _, name := range services {
 		s, ok := svcs[name]
 		if !ok {
 			t.Errorf("no Service %s", name)
 			continue
 		}
-		if !maps.Equal(s.Spec.Selector, deps[name].Spec.Selector.MatchLabels) {
-			t.Errorf("Service %s selects %v, the Deployment's pods are %v", name, s.Spec.Selector, deps[name].Spec.Selector.MatchLabels)
+		if !maps.Equal(s.Spec.Selector, deps[name].selector.MatchLabels) {
+			t.Errorf("Service %s selects %v, the %s's pods are %v", name, s.Spec.Selector, deps[name].kind, deps[name].selector.MatchLabels)
 		}
 		metrics := servicePort(s, "metrics")
 		if metrics == nil || metrics.TargetPort != intstr.FromString("admin") || metrics.Port != int32(adminPorts[name]) {
@@ -464,13 +467,13 @@ func checkServices(t *testing.T, m *manifests) {
 func checkAutoscalers(t *testing.T, m *manifests, ov overlay) {
 	t.Helper()
 	hpas := of[autoscalingv2.HorizontalPodAutoscaler](m)
-	deps := of[appsv1.Deployment](m)
+	deps := workloads(t, m)
 	var targets []string
 	for name, h := range hpas {
 		ref := h.Spec.ScaleTargetRef
 		targets = append(targets, ref.Name)
-		if ref.Kind != "Deployment" || ref.APIVersion != "apps/v1" || deps[ref.Name] == nil {
-			t.Errorf("HPA %s targets %s %s %s, which is not a rendered Deployment", name, ref.APIVersion, ref.Kind, ref.Name)
+		if w, ok := deps[ref.Name]; !ok || ref.Kind != w.kind || ref.APIVersion != "apps/v1" {
+			t.Errorf("HPA %s targets %s %s %s, which is not a rendered workload", name, ref.APIVersion, ref.Kind, ref.Name)
 			continue
 		}
 		if h.Spec.MinReplicas == nil || *h.Spec.MinReplicas < ov.minHPAReplicas || *h.Spec.MinReplicas > h.Spec.MaxReplicas {
@@ -479,15 +482,15 @@ func checkAutoscalers(t *testing.T, m *manifests, ov overlay) {
 		if len(h.Spec.Metrics) == 0 || h.Spec.Metrics[0].Resource == nil || h.Spec.Metrics[0].Resource.Name != corev1.ResourceCPU {
 			t.Errorf("HPA %s: want a CPU utilization metric", name)
 		}
-		if r := deps[ref.Name].Spec.Replicas; r != nil {
-			t.Errorf("Deployment %s sets replicas %d although HPA %s owns the count: every apply would reset it", ref.Name, *r, name)
+		if r := deps[ref.Name].replicas; r != nil {
+			t.Errorf("%s %s sets replicas %d although HPA %s owns the count: every apply would reset it", deps[ref.Name].kind, ref.Name, *r, name)
 		}
 	}
 	slices.Sort(targets)
 	if !slices.Equal(targets, []string{"ingress", "worker"}) {
 		t.Errorf("HPAs target %v, want ingress and worker", targets)
 	}
-	if r := deps["dispatcher"].Spec.Replicas; r == nil || *r < 1 {
+	if r := deps["dispatcher"].replicas; r == nil || *r < 1 {
 		t.Errorf("dispatcher replicas = %v, want at least 1", r)
 	}
 }
@@ -495,7 +498,7 @@ func checkAutoscalers(t *testing.T, m *manifests, ov overlay) {
 func checkDisruptionBudgets(t *testing.T, m *manifests) {
 	t.Helper()
 	pdbs := of[policyv1.PodDisruptionBudget](m)
-	for _, d := range of[appsv1.Deployment](m) {
+	for name, d := range workloads(t, m) {
 		var covered int
 		for _, p := range pdbs {
 			sel, err := metav1.LabelSelectorAsSelector(p.Spec.Selector)
@@ -503,7 +506,7 @@ func checkDisruptionBudgets(t *testing.T, m *manifests) {
 				t.Errorf("PDB %s: %v", p.Name, err)
 				continue
 			}
-			if sel.Matches(labels.Set(d.Spec.Template.Labels)) {
+			if sel.Matches(labels.Set(d.template.Labels)) {
 				covered++
 				if p.Spec.MaxUnavailable == nil && p.Spec.MinAvailable == nil {
 					t.Errorf("PDB %s sets neither maxUnavailable nor minAvailable", p.Name)
@@ -511,7 +514,7 @@ func checkDisruptionBudgets(t *testing.T, m *manifests) {
 			}
 		}
 		if covered != 1 {
-			t.Errorf("Deployment %s is covered by %d PodDisruptionBudgets, want 1", d.Name, covered)
+			t.Errorf("%s %s is covered by %d PodDisruptionBudgets, want 1", d.kind, name, covered)
 		}
 	}
 }
@@ -752,4 +755,96 @@ func secretEnv(c corev1.Container) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// workload is the Deployment or StatefulSet that runs one of the services.
+type workload struct {
+	kind     string
+	selector *metav1.LabelSelector
+	template corev1.PodTemplateSpec
+	replicas *int32
+	sts      *appsv1.StatefulSet // set for a StatefulSet
+}
+
+// workloads returns the services' workloads by name; a service run twice fails the test.
+func workloads(t *testing.T, m *manifests) map[string]workload {
+	t.Helper()
+	out := map[string]workload{}
+	for n, d := range of[appsv1.Deployment](m) {
+		out[n] = workload{kind: "Deployment", selector: d.Spec.Selector, template: d.Spec.Template, replicas: d.Spec.Replicas}
+	}
+	for n, s := range of[appsv1.StatefulSet](m) {
+		if _, service := adminPorts[n]; !service {
+			continue // the dev overlay's NATS and Redis
+		}
+		if _, dup := out[n]; dup {
+			t.Fatalf("%s is both a Deployment and a StatefulSet", n)
+		}
+		out[n] = workload{kind: "StatefulSet", selector: s.Spec.Selector, template: s.Spec.Template, replicas: s.Spec.Replicas, sts: s}
+	}
+	return out
+}
+
+// checkSpool: in prod the ingress is a StatefulSet with a persistent volume per pod for the
+// outage spool, mounted at HOOKLINE_SPOOL_DIR and kept when the set scales down or is deleted.
+func checkSpool(t *testing.T, m *manifests, ov overlay) {
+	t.Helper()
+	w := workloads(t, m)["ingress"]
+	env := plainEnv(w.template.Spec.Containers[0])
+	if !ov.spool {
+		if env["HOOKLINE_SPOOL_DIR"] != "" || w.kind != "Deployment" {
+			t.Errorf("%s: ingress is a %s with HOOKLINE_SPOOL_DIR %q, want a Deployment without a spool", ov.name, w.kind, env["HOOKLINE_SPOOL_DIR"])
+		}
+		return
+	}
+	if w.sts == nil {
+		t.Fatalf("%s: ingress is a %s, want a StatefulSet (a volume per pod for the spool)", ov.name, w.kind)
+	}
+	dir := env["HOOKLINE_SPOOL_DIR"]
+	if dir == "" {
+		t.Fatalf("%s: ingress has no HOOKLINE_SPOOL_DIR", ov.name)
+	}
+	if v := env["HOOKLINE_SPOOL_MAX_BYTES"]; v != "" && v != "1073741824" {
+		t.Errorf("HOOKLINE_SPOOL_MAX_BYTES = %q: keep it matched to the claim size below", v)
+	}
+	var claim *corev1.PersistentVolumeClaim
+	for i := range w.sts.Spec.VolumeClaimTemplates {
+		if c := &w.sts.Spec.VolumeClaimTemplates[i]; c.Name == "spool" {
+			claim = c
+		}
+	}
+	if claim == nil {
+		t.Fatalf("ingress StatefulSet has no volumeClaimTemplate named spool")
+	}
+	if !slices.Equal(claim.Spec.AccessModes, []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}) {
+		t.Errorf("spool claim access modes = %v, want ReadWriteOnce", claim.Spec.AccessModes)
+	}
+	if size := claim.Spec.Resources.Requests[corev1.ResourceStorage]; size.Value() < 1<<30 {
+		t.Errorf("spool claim requests %s, want at least HOOKLINE_SPOOL_MAX_BYTES (1Gi)", size.String())
+	}
+	var mounted bool
+	for _, vm := range w.template.Spec.Containers[0].VolumeMounts {
+		if vm.Name == "spool" && vm.MountPath == dir && !vm.ReadOnly {
+			mounted = true
+		}
+	}
+	if !mounted {
+		t.Errorf("the spool claim is not mounted read-write at HOOKLINE_SPOOL_DIR %s", dir)
+	}
+	for _, v := range w.template.Spec.Volumes {
+		if v.Name == "spool" {
+			t.Errorf("pod volume spool shadows the claim template (an emptyDir would lose the spool with the pod)")
+		}
+	}
+	if psc := w.template.Spec.SecurityContext; psc == nil || psc.FSGroup == nil || psc.RunAsUser == nil || *psc.FSGroup != *psc.RunAsUser {
+		t.Errorf("pod fsGroup must be the ingress user so the spool volume is writable")
+	}
+	p := w.sts.Spec.PersistentVolumeClaimRetentionPolicy
+	if p == nil || p.WhenScaled != appsv1.RetainPersistentVolumeClaimRetentionPolicyType ||
+		p.WhenDeleted != appsv1.RetainPersistentVolumeClaimRetentionPolicyType {
+		t.Errorf("claim retention = %+v, want Retain on scale-down and deletion (a claim may hold answered webhooks)", p)
+	}
+	if w.sts.Spec.ServiceName != "ingress" {
+		t.Errorf("serviceName = %q, want ingress", w.sts.Spec.ServiceName)
+	}
 }

@@ -36,5 +36,6 @@ require (
 	github.com/hookline/hookline/pkg/consume v0.1.0
 	github.com/hookline/hookline/proto v0.1.0
 	github.com/google/uuid v1.6.0
+	github.com/oklog/ulid/v2 v2.1.2
 	google.golang.org/protobuf v1.36.12
 )

@@ -5,10 +5,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image/png"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,6 +63,7 @@ type devPipeline struct {
 	ingress string // http://host:port
 	worker  string // worker admin base URL
 	nats    string
+	state   string // HOOKLINE_DEV_STATE
 	cmd     *exec.Cmd
 	out     *syncBuffer
 	exited  chan error
@@ -102,7 +106,9 @@ func startDev(t *testing.T, redisURL string, extraEnv ...string) *devPipeline {
 	natsPort := testkit.FreePort(t)
 	d := &devPipeline{t: t, bin: bin, ingress: "http://" + httpAddr, worker: "http://" + wadm,
 		nats: fmt.Sprintf("nats://127.0.0.1:%d", natsPort), out: &syncBuffer{}, exited: make(chan error, 1)}
-	d.env = cleanEnv(append([]string{"REDIS_URL=" + redisURL, "HOOKLINE_HTTP_ADDR=" + httpAddr, "HOOKLINE_LOG_LEVEL=warn"}, extraEnv...)...)
+	d.state = filepath.Join(t.TempDir(), "dev.json")
+	d.env = cleanEnv(append([]string{"REDIS_URL=" + redisURL, "HOOKLINE_HTTP_ADDR=" + httpAddr, "HOOKLINE_LOG_LEVEL=warn",
+		"HOOKLINE_DEV_STATE=" + d.state}, extraEnv...)...)
 	d.cmd = exec.Command(bin, "dev", "-data", t.TempDir(), "-nats-port", fmt.Sprint(natsPort),
 		"-ingress-admin", iadm, "-worker-admin", wadm, "-dispatcher-admin", dadm)
 	d.cmd.Env = d.env
@@ -561,4 +567,86 @@ func TestBenchAndSendResolveSecretReferences(t *testing.T) {
 			t.Errorf("hookline %s: %q, want a 2xx answer", strings.Join(args, " "), got)
 		}
 	}
+}
+
+// Issue 9, acceptance 2: without HOOKLINE_HTTP_ADDR the dev ingress listens on loopback only;
+// the commands the banner prints run as printed and reach the pipeline through the state file
+// with no flag and no NATS_URL; SIGINT ends it with exit 0 and removes the state file.
+func TestDevBannerCommandsAndStateFile(t *testing.T) {
+	r := testkit.StartRedis(t)
+	d := startDev(t, r.URL, "HOOKLINE_HTTP_ADDR=") // empty: dev's own default
+	raw, err := os.ReadFile(d.state)
+	if err != nil {
+		t.Fatalf("state file: %v\n%s", err, d.out.String())
+	}
+	var st struct{ NATS, Ingress, Worker string }
+	if err := json.Unmarshal(raw, &st); err != nil {
+		t.Fatalf("state file %s: %v", raw, err)
+	}
+	u, err := url.Parse(st.Ingress)
+	if err != nil || u.Hostname() != "127.0.0.1" {
+		t.Fatalf("dev ingress at %q, want a 127.0.0.1 address", st.Ingress)
+	}
+	if ip := outboundIP(); ip != "" {
+		if c, err := net.DialTimeout("tcp", net.JoinHostPort(ip, u.Port()), 2*time.Second); err == nil {
+			_ = c.Close()
+			t.Errorf("dev ingress answers on %s too, want loopback only", ip)
+		}
+	}
+
+	var try []string
+	var export string
+	for _, line := range strings.Split(d.out.String(), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, d.bin+" "):
+			try = append(try, line)
+		case strings.HasPrefix(line, "export NATS_URL="):
+			export = strings.TrimPrefix(line, "export NATS_URL=")
+		}
+	}
+	if len(try) != 3 || export != st.NATS {
+		t.Fatalf("banner commands %q, export NATS_URL=%q (state %q):\n%s", try, export, st.NATS, d.out.String())
+	}
+	env := cleanEnv("HOOKLINE_DEV_STATE=" + d.state) // no NATS_URL, no URL flags
+	for i, line := range try {
+		args := strings.Fields(line)
+		var out []byte
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			cmd := exec.Command(args[0], args[1:]...)
+			cmd.Env = env
+			out, err = cmd.CombinedOutput()
+			if err == nil || i != 1 || time.Now().After(deadline) { // orders get waits for the worker
+				break
+			}
+			time.Sleep(150 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", line, err, out)
+		}
+		if i == 2 && !strings.Contains(string(out), "0 dead letters") {
+			t.Errorf("%s printed:\n%s", line, out)
+		}
+	}
+	if err := d.stop(); err != nil {
+		t.Fatalf("hookline dev on SIGINT: %v, want exit 0\n%s", err, d.out.String())
+	}
+	if _, err := os.Stat(d.state); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state file after exit: %v, want it removed", err)
+	}
+}
+
+// outboundIP is an address of this machine other than loopback, or "".
+func outboundIP() string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return ""
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			return n.IP.String()
+		}
+	}
+	return ""
 }

@@ -3,6 +3,7 @@ module github.com/hookline/hookline/cmd/hookline
 go 1.26.0
 
 require (
+	github.com/creack/pty v1.1.24
 	github.com/hookline/hookline/pkg v0.1.0
 	github.com/hookline/hookline/proto v0.1.0
 	github.com/hookline/hookline/services/dispatcher v0.1.0
@@ -51,6 +52,6 @@ require (
 	github.com/valyala/fasttemplate v1.2.2 // indirect
 	golang.org/x/crypto v0.57.0 // indirect
 	golang.org/x/net v0.59.0 // indirect
-	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/sys v0.49.0
 	golang.org/x/text v0.43.0 // indirect
 )

@@ -24,6 +24,20 @@ import (
 // Check reports a dependency's health; nil means reachable.
 type Check func(ctx context.Context) error
 
+// Degraded marks a check failure that leaves the process ready because a fallback stands in
+// (the ingress's outage spool for NATS): /readyz stays 200 and lists it under "degraded".
+func Degraded(err error) error { return degradedError{err} }
+
+type degradedError struct{ err error }
+
+func (d degradedError) Error() string { return d.err.Error() }
+func (d degradedError) Unwrap() error { return d.err }
+
+func isDegraded(err error) bool {
+	var d degradedError
+	return errors.As(err, &d)
+}
+
 // Server is the admin HTTP server.
 type Server struct {
 	log      *zap.Logger
@@ -69,8 +83,18 @@ func (s *Server) AddCheck(name string, c Check) {
 	s.checks[name] = c
 }
 
-// Ready runs every check and returns what is down, keyed by check name.
+// Ready runs every check and returns what is down, keyed by check name (degraded checks
+// included).
 func (s *Server) Ready(ctx context.Context) map[string]string {
+	down, degraded := s.status(ctx)
+	for n, msg := range degraded {
+		down[n] = msg
+	}
+	return down
+}
+
+// status runs every check: what is down, and what is degraded (failing, with a fallback).
+func (s *Server) status(ctx context.Context) (down, degraded map[string]string) {
 	s.mu.RLock()
 	names := make([]string, 0, len(s.checks))
 	for n := range s.checks {
@@ -78,7 +102,7 @@ func (s *Server) Ready(ctx context.Context) map[string]string {
 	}
 	s.mu.RUnlock()
 	sort.Strings(names)
-	down := map[string]string{}
+	down, degraded = map[string]string{}, map[string]string{}
 	for _, n := range names {
 		s.mu.RLock()
 		c := s.checks[n]
@@ -86,20 +110,31 @@ func (s *Server) Ready(ctx context.Context) map[string]string {
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		err := c(cctx)
 		cancel()
-		if err != nil {
+		switch {
+		case err == nil:
+		case isDegraded(err):
+			degraded[n] = err.Error()
+		default:
 			down[n] = err.Error()
 		}
 	}
-	return down
+	return down, degraded
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	down := s.Ready(r.Context())
-	if len(down) > 0 {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "down": down})
-		return
+	down, degraded := s.status(r.Context())
+	switch {
+	case len(down) > 0:
+		body := map[string]any{"status": "unavailable", "down": down}
+		if len(degraded) > 0 {
+			body["degraded"] = degraded
+		}
+		writeJSON(w, http.StatusServiceUnavailable, body)
+	case len(degraded) > 0:
+		writeJSON(w, http.StatusOK, map[string]any{"status": "degraded", "degraded": degraded})
+	default:
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 // Handler returns the admin routes, for tests.

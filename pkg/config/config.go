@@ -9,13 +9,13 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/hookline/hookline/pkg/safedial"
 	"github.com/hookline/hookline/pkg/streams"
 	"gopkg.in/yaml.v3"
 )
@@ -81,7 +81,7 @@ type Config struct {
 	CallbackSecret       Secret
 	CallbackRetryDelays  []time.Duration
 	CallbackAllowPrivate bool
-	CallbackAllowCIDRs   []netip.Prefix
+	CallbackAllowCIDRs   []safedial.AllowCIDR
 
 	Tenants map[string]*Tenant
 	Sources map[string]*Source
@@ -140,12 +140,12 @@ func Load(lookup Lookup, d Defaults) (*Config, error) {
 	c.JWTSecret = optionalSecret(e, lookup, "HOOKLINE_JWT_SECRET")
 	c.CallbackSecret = optionalSecret(e, lookup, "HOOKLINE_CALLBACK_SECRET")
 	for _, s := range e.List("HOOKLINE_CALLBACK_ALLOW_CIDRS") {
-		p, err := netip.ParsePrefix(s)
+		a, err := safedial.ParseAllowCIDR(s)
 		if err != nil {
-			e.Fail("HOOKLINE_CALLBACK_ALLOW_CIDRS", "want CIDRs such as 10.1.0.0/16, got %q", s)
+			e.Fail("HOOKLINE_CALLBACK_ALLOW_CIDRS", "want CIDRs with an optional port such as 10.1.0.0/16, 10.1.0.0/16:8443 or [fd00::/8]:443, got %q", s)
 			break
 		}
-		c.CallbackAllowCIDRs = append(c.CallbackAllowCIDRs, p.Masked())
+		c.CallbackAllowCIDRs = append(c.CallbackAllowCIDRs, a)
 	}
 
 	def := &Tenant{

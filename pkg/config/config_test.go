@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/pkg/config"
+	"github.com/hookline/hookline/pkg/safedial"
 	"github.com/hookline/hookline/pkg/streams"
 )
 
@@ -166,7 +167,16 @@ func TestLoadEnv(t *testing.T) {
 			}
 		}},
 		{"HOOKLINE_CALLBACK_ALLOW_CIDRS masked", env{"HOOKLINE_CALLBACK_ALLOW_CIDRS": "10.1.2.3/16, fd00::/8"}, func(t *testing.T, c *config.Config) {
-			want := []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("fd00::/8")}
+			want := []safedial.AllowCIDR{{Prefix: netip.MustParsePrefix("10.1.0.0/16")}, {Prefix: netip.MustParsePrefix("fd00::/8")}}
+			if !reflect.DeepEqual(c.CallbackAllowCIDRs, want) {
+				t.Errorf("CallbackAllowCIDRs = %v", c.CallbackAllowCIDRs)
+			}
+		}},
+		{"HOOKLINE_CALLBACK_ALLOW_CIDRS with ports", env{"HOOKLINE_CALLBACK_ALLOW_CIDRS": "127.0.0.1/32:8080,[fd00::/8]:443"}, func(t *testing.T, c *config.Config) {
+			want := []safedial.AllowCIDR{
+				{Prefix: netip.MustParsePrefix("127.0.0.1/32"), Port: 8080},
+				{Prefix: netip.MustParsePrefix("fd00::/8"), Port: 443},
+			}
 			if !reflect.DeepEqual(c.CallbackAllowCIDRs, want) {
 				t.Errorf("CallbackAllowCIDRs = %v", c.CallbackAllowCIDRs)
 			}

@@ -56,6 +56,9 @@ type Service struct {
 	// Empty: no such check.
 	ReadyCheck string
 	NotReady   error
+	// WrapCheck, if set, wraps the runtime's own readiness checks ("nats" and ReadyCheck), for a
+	// service that stays ready through an outage (the ingress with its spool).
+	WrapCheck func(admin.Check) admin.Check
 }
 
 // Env is what build gets: the connection (maybe not connected yet), the admin server, on which
@@ -72,6 +75,10 @@ type Parts struct {
 	// or ctx ends (then Run returns nil: a stop asked for is not a failure); the admin port
 	// answers (alive, not ready) meanwhile. Each attempt's ctx is bounded.
 	Setup func(ctx context.Context) error
+	// SetupInBackground: Start does not wait for Setup, which is retried beside the components
+	// until it succeeds (ReadyCheck passes from then on). For a service that can serve before
+	// NATS is reached (the ingress with its spool).
+	SetupInBackground bool
 	// Start runs once after Setup and returns the components to run. An error stops the service.
 	Start func(ctx context.Context) ([]Component, error)
 	// Drain runs after every component has returned, before the NATS connection is drained,
@@ -122,20 +129,24 @@ func (s Service) Run(ctx context.Context, build func(Env) (Parts, error)) error 
 	}
 	defer nc.Close()
 
+	wrap := s.WrapCheck
+	if wrap == nil {
+		wrap = func(c admin.Check) admin.Check { return c }
+	}
 	adm := admin.New(s.Log)
-	adm.AddCheck("nats", natsconn.Check(nc))
-	var ready atomic.Bool
+	adm.AddCheck("nats", wrap(natsconn.Check(nc)))
+	var ready readiness
 	if s.ReadyCheck != "" {
 		notReady := s.NotReady
 		if notReady == nil {
 			notReady = ErrNotReady
 		}
-		adm.AddCheck(s.ReadyCheck, func(context.Context) error {
-			if !ready.Load() {
+		adm.AddCheck(s.ReadyCheck, wrap(func(context.Context) error {
+			if !ready.ready() {
 				return notReady
 			}
 			return nil
-		})
+		}))
 	}
 	parts, err := build(Env{Conn: nc, Admin: adm, AdminAddr: ln.Addr()})
 	if err != nil {
@@ -159,15 +170,23 @@ func (s Service) Run(ctx context.Context, build func(Env) (Parts, error)) error 
 	}()
 	s.Log.Info(s.Name+" admin listening", zap.String("admin", ln.Addr().String()))
 
-	comps, err := s.start(runCtx, nc, parts)
+	comps, err := s.start(runCtx, nc, parts, &ready)
 	errs := []error{err}
-	exits := make(chan error, len(comps))
+	exits := make(chan error, len(comps)+1)
 	for _, c := range comps {
 		go func() { exits <- c.run(runCtx) }()
 	}
 	running := len(comps)
+	if err == nil && parts.SetupInBackground && parts.Setup != nil {
+		running++
+		go func() {
+			if s.setup(runCtx, nc, parts.Setup) == nil {
+				ready.set()
+			}
+			exits <- nil // it retries until ctx ends: no error to report
+		}()
+	}
 	if err == nil && runCtx.Err() == nil {
-		ready.Store(true)
 		select {
 		case <-runCtx.Done():
 		case err := <-exits:
@@ -177,7 +196,7 @@ func (s Service) Run(ctx context.Context, build func(Env) (Parts, error)) error 
 	}
 
 	s.Log.Info(s.Name + " shutting down")
-	ready.Store(false)
+	ready.stop()
 	dctx, cancelDrain := context.WithTimeout(context.WithoutCancel(ctx), s.ShutdownTimeout)
 	defer cancelDrain()
 	cancel()
@@ -202,9 +221,10 @@ func (s Service) Run(ctx context.Context, build func(Env) (Parts, error)) error 
 	return err
 }
 
-// start retries Setup until it succeeds, then calls Start. A ctx that ended is no error.
-func (s Service) start(ctx context.Context, nc *nats.Conn, p Parts) ([]Component, error) {
-	if p.Setup != nil {
+// start retries Setup until it succeeds (unless it runs in the background), then calls Start.
+// A ctx that ended is no error.
+func (s Service) start(ctx context.Context, nc *nats.Conn, p Parts, ready *readiness) ([]Component, error) {
+	if p.Setup != nil && !p.SetupInBackground {
 		if err := s.setup(ctx, nc, p.Setup); err != nil {
 			if ctx.Err() != nil {
 				return nil, nil // stopped before setup could finish: a clean stop
@@ -219,8 +239,24 @@ func (s Service) start(ctx context.Context, nc *nats.Conn, p Parts) ([]Component
 	if err != nil {
 		return nil, err
 	}
+	if p.Setup == nil || !p.SetupInBackground {
+		ready.set()
+	}
 	return comps, nil
 }
+
+// readiness is the ReadyCheck's state: not ready, ready, then stopping for good.
+type readiness struct{ state atomic.Int32 }
+
+const (
+	notReady int32 = iota
+	isReady
+	stopping
+)
+
+func (r *readiness) set()        { r.state.CompareAndSwap(notReady, isReady) }
+func (r *readiness) stop()       { r.state.Store(stopping) }
+func (r *readiness) ready() bool { return r.state.Load() == isReady }
 
 // setup calls fn until it succeeds or ctx ends, waiting longer after each failure. The errors it
 // logs name the NATS URL (without credentials) and say whether it is unreachable.

@@ -44,6 +44,25 @@ func TestClassify(t *testing.T) {
 		{"224.0.0.1", Multicast},
 		{"ff02::1", Multicast},
 		{"255.255.255.255", Reserved},
+		// IPv6 forms that embed an IPv4 address (issue 10 item 7); more in registry_test.go.
+		{"::127.0.0.1", Loopback},
+		{"::169.254.169.254", Metadata},
+		{"::ffff:0:10.0.0.1", Private},
+		{"::ffff:0:127.0.0.1", Loopback},
+		{"64:ff9b::10.0.0.1", Private},
+		{"64:ff9b::8.8.8.8", Public},
+		{"64:ff9b:1:7f00:0:100::", Loopback}, // /48 layout: 127.0 | u | 0.1
+		{"2002:a00:1::1", Private},
+		{"2002:808:808::1", Public},
+		{"2001:0:4136:e378:8000:63bf:f5ff:fffe", Private},       // client 10.0.0.1
+		{"2001:0:4136:e378:8000:63bf:3fff:fdd2", Documentation}, // RFC 4380's example client 192.0.2.45
+		{"2001:0:a00:1:8000:63bf:f7f7:f7f7", Private},           // server 10.0.0.1
+		{"::", Unspecified},
+		{"::1", Loopback},
+		{"::2", Unspecified}, // ::0.0.0.2
+		{"fec0::1", LinkLocal},
+		{"4000::1", Reserved},
+		{"2a00:1450:4001:82b::200e", Public},
 	}
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {
@@ -55,7 +74,7 @@ func TestClassify(t *testing.T) {
 }
 
 func TestPolicyCheck(t *testing.T) {
-	allow := []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("169.254.169.254/32")}
+	allow := []AllowCIDR{{Prefix: netip.MustParsePrefix("10.1.0.0/16")}, {Prefix: netip.MustParsePrefix("169.254.169.254/32")}}
 	tests := []struct {
 		name   string
 		policy Policy
@@ -106,6 +125,30 @@ func TestParseURL(t *testing.T) {
 		{"https://example.com:0/", false},
 		{"not a url at all", false},
 		{"", false},
+		// Hosts a resolver or browser reads as IPv4 but that are no canonical dotted quad.
+		{"http://127.1/", false},
+		{"http://127.0.1/", false},
+		{"http://0x7f000001/", false},
+		{"http://0X7F000001/", false},
+		{"http://2130706433/", false},
+		{"http://0177.0.0.1/", false},
+		{"http://127.0.0.01/", false},
+		{"http://0/", false},
+		{"http://0x/", false},
+		{"http://127.0.0.1./", false},
+		{"http://1.2.3.4.5/", false},
+		{"http://0x7f.0.0.1/", false},
+		{"http://example.0x1/", false},
+		{"http://example.123/", false},
+		{"http://127.0.0.1../", false},
+		{"http://[::1.2.3]/", false},
+		{"http://93.184.216.34/", true},
+		{"http://[::ffff:93.184.216.34]/", true},
+		{"http://example.com./", true},
+		{"http://1password.com/", true},
+		{"http://0xdeadbeef.example/", true},
+		{"http://deadbeef/", true},
+		{"http://a1/", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {
@@ -161,6 +204,15 @@ func TestGuardCheckURL(t *testing.T) {
 		{"allow private: loopback", Policy{AllowPrivate: true}, "http://127.0.0.1:8080/cb", nil},
 		{"allow private: name to loopback", Policy{AllowPrivate: true}, "https://rebind.example/cb", nil},
 		{"allow private: metadata by name", Policy{AllowPrivate: true}, "https://metadata.example/", ErrForbidden},
+		{"ipv4-compatible loopback literal", Policy{}, "http://[::127.0.0.1]:8080/cb", ErrForbidden},
+		{"ipv4-compatible metadata literal", Policy{}, "http://[::169.254.169.254]/", ErrForbidden},
+		{"teredo with private client", Policy{}, "http://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/", ErrForbidden},
+		{"short ipv4 refused", Policy{}, "http://127.1:8080/cb", ErrInvalidURL},
+		{"cidr with port: that port", Policy{AllowCIDRs: []AllowCIDR{{Prefix: netip.MustParsePrefix("127.0.0.1/32"), Port: 8080}}}, "http://127.0.0.1:8080/cb", nil},
+		{"cidr with port: another port", Policy{AllowCIDRs: []AllowCIDR{{Prefix: netip.MustParsePrefix("127.0.0.1/32"), Port: 8080}}}, "http://127.0.0.1:6379/cb", ErrForbidden},
+		{"cidr with port: scheme default port", Policy{AllowCIDRs: []AllowCIDR{{Prefix: netip.MustParsePrefix("127.0.0.1/32"), Port: 443}}}, "https://127.0.0.1/cb", nil},
+		{"cidr with port: http default is 80", Policy{AllowCIDRs: []AllowCIDR{{Prefix: netip.MustParsePrefix("127.0.0.1/32"), Port: 443}}}, "http://127.0.0.1/cb", ErrForbidden},
+		{"cidr with port: name resolving there", Policy{AllowCIDRs: []AllowCIDR{{Prefix: netip.MustParsePrefix("127.0.0.1/32"), Port: 8080}}}, "http://rebind.example:6379/", ErrForbidden},
 		{"not http", Policy{}, "ftp://public.example/", ErrInvalidURL},
 	}
 	for _, tt := range tests {
@@ -218,7 +270,10 @@ func TestDialerRefusesAtConnect(t *testing.T) {
 		{"metadata refused before any packet", Policy{}, "169.254.169.254:80", false},
 		{"allow private connects", Policy{AllowPrivate: true}, lnAddr, true},
 		{"allow private connects by name", Policy{AllowPrivate: true}, localhost, true},
-		{"allow cidr connects", Policy{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, lnAddr, true},
+		{"allow cidr connects", Policy{AllowCIDRs: []AllowCIDR{{Prefix: netip.MustParsePrefix("127.0.0.0/8")}}}, lnAddr, true},
+		{"allow cidr on this port connects", Policy{AllowCIDRs: []AllowCIDR{{Prefix: netip.MustParsePrefix("127.0.0.1/32"), Port: uint16(port)}}}, lnAddr, true},
+		{"allow cidr on another port refused", Policy{AllowCIDRs: []AllowCIDR{{Prefix: netip.MustParsePrefix("127.0.0.1/32"), Port: uint16(port%65535 + 1)}}}, lnAddr, false},
+		{"ipv4-compatible loopback refused", Policy{}, "[::127.0.0.1]:9", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,12 @@
 package streams
 
-import "github.com/google/uuid"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+)
 
 // CallbackRequest is the JSON body of a CALLBACKS message (contract section 4): an accepted
 // `POST /v1/orders/{id}` request, written by the ingress and read by the dispatcher.
@@ -31,4 +37,32 @@ var callbackNamespace = uuid.UUID{
 // and every delivery attempt, across retries and restarts, carries the same id.
 func CallbackEventID(tenant, orderID, timestamp string) string {
 	return uuid.NewSHA1(callbackNamespace, []byte(CallbackMsgID(tenant, orderID, timestamp))).String()
+}
+
+// CallbackRequests is the key-value bucket that remembers each accepted callback request (its
+// body hash and id) for as long as CALLBACKS retains it, so a reuse of the same order id and
+// timestamp with another body is answered 409 (contract section 3).
+const CallbackRequests = "callback-requests"
+
+// CallbackRequestsConfig is the bucket's definition: one value a key, kept for o.MaxAge (the
+// retention of CALLBACKS; 0 keeps all), file storage, o.Replicas.
+func CallbackRequestsConfig(o Options) jetstream.KeyValueConfig {
+	if o.Replicas < 1 {
+		o.Replicas = 1
+	}
+	return jetstream.KeyValueConfig{
+		Bucket:      CallbackRequests,
+		Description: "Hookline accepted callback requests: body hash and id by tenant, order id and timestamp",
+		History:     1,
+		TTL:         o.MaxAge,
+		Storage:     jetstream.FileStorage,
+		Replicas:    o.Replicas,
+	}
+}
+
+// CallbackRequestKey is the bucket key of a request: the tenant, then a SHA-256 of its
+// CallbackMsgID (order ids and timestamps hold characters a key cannot).
+func CallbackRequestKey(tenant, orderID, timestamp string) string {
+	sum := sha256.Sum256([]byte(CallbackMsgID(tenant, orderID, timestamp)))
+	return tenant + "." + hex.EncodeToString(sum[:])
 }

@@ -89,7 +89,8 @@ func (b *Bunjang) Verify(h http.Header, body []byte) error {
 
 // Standard verifies Standard Webhooks: webhook-id (non-empty), webhook-timestamp (unix seconds
 // within the tolerance of now) and webhook-signature (space-separated "v1,<base64>" entries over
-// "<id>.<timestamp>.<body>").
+// "<id>.<timestamp>.<body>"). The Svix-branded names svix-id, svix-timestamp and svix-signature
+// are read the same way when no webhook-* header is present (StandardHeaders).
 type Standard struct {
 	macs []*keyedMAC
 	tol  time.Duration
@@ -107,12 +108,11 @@ func NewStandard(secrets [][]byte, tolerance time.Duration, now Clock) (*Standar
 	return &Standard{macs: macs, tol: orDefault(tolerance), now: orNow(now)}, nil
 }
 
-// Verify checks the Standard Webhooks headers against body, then the timestamp window. A missing
-// webhook-id, webhook-timestamp or webhook-signature is ErrMissingSignature.
+// Verify checks the Standard Webhooks headers (StandardHeaders) against body, then the timestamp
+// window. A missing id, timestamp or signature is ErrMissingSignature.
 func (s *Standard) Verify(h http.Header, body []byte) error {
-	id := headerValue(h, keyStandardID)
-	tsRaw := trimOWS(headerValue(h, keyStandardTimestamp))
-	sigHeader := headerValue(h, keyStandardSignature)
+	id, tsRaw, sigHeader := StandardHeaders(h)
+	tsRaw = trimOWS(tsRaw)
 	if id == "" || tsRaw == "" {
 		return ErrMissingSignature
 	}

@@ -9,10 +9,9 @@ import (
 	"time"
 )
 
-// vectorsPath is the contract's signature vectors, relative to this package's folder: the
-// shared/ folder sits beside the repository clone (/work/shared beside /work/wt-webhook here,
-// <clone>/../shared in CI).
-const vectorsPath = "../../../shared/contract/signature-vectors.json"
+// vectorsPath is the repository's copy of the contract's signature vectors (testdata/, so the
+// tests pass in a clone of this repository alone).
+const vectorsPath = "testdata/signature-vectors.json"
 
 type vector struct {
 	Secret  string            `json:"secret"`
@@ -31,7 +30,7 @@ func loadVectors(tb testing.TB) vectors {
 	tb.Helper()
 	raw, err := os.ReadFile(vectorsPath)
 	if err != nil {
-		tb.Fatalf("signature vectors not found at %s (the shared/ folder must sit beside the repository clone): %v", vectorsPath, err)
+		tb.Fatalf("signature vectors not found at %s: %v", vectorsPath, err)
 	}
 	var v vectors
 	if err := json.Unmarshal(raw, &v); err != nil {

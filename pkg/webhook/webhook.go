@@ -61,6 +61,11 @@ const (
 	HeaderStandardTimestamp = "webhook-timestamp"
 	// HeaderStandardSignature carries space-separated "v1,<base64>" entries.
 	HeaderStandardSignature = "webhook-signature"
+
+	// Senders built on Svix send the Standard Webhooks scheme under these names.
+	HeaderSvixID        = "svix-id"
+	HeaderSvixTimestamp = "svix-timestamp"
+	HeaderSvixSignature = "svix-signature"
 )
 
 // DefaultTolerance is the freshness window used when a constructor is given a tolerance <= 0.
@@ -93,6 +98,9 @@ var (
 	keyStandardID        = textproto.CanonicalMIMEHeaderKey(HeaderStandardID)
 	keyStandardTimestamp = textproto.CanonicalMIMEHeaderKey(HeaderStandardTimestamp)
 	keyStandardSignature = textproto.CanonicalMIMEHeaderKey(HeaderStandardSignature)
+	keySvixID            = textproto.CanonicalMIMEHeaderKey(HeaderSvixID)
+	keySvixTimestamp     = textproto.CanonicalMIMEHeaderKey(HeaderSvixTimestamp)
+	keySvixSignature     = textproto.CanonicalMIMEHeaderKey(HeaderSvixSignature)
 )
 
 // Pre-wrapped errors: no allocation on rejection paths, which attackers can drive.
@@ -122,6 +130,26 @@ func (e *wrapped) Unwrap() error { return e.sentinel }
 func wrapMalformed(msg string) error { return &wrapped{sentinel: ErrMalformedSignature, msg: msg} }
 
 // headerValue returns the first value of the canonical key, like http.Header.Get.
+// StandardHeaders returns the Standard Webhooks id, timestamp and signature of a request: the
+// webhook-* trio, or, when the request carries none of the three, the Svix-branded svix-* trio
+// (so webhook-* wins when both are present, and the two are never mixed). The id is the
+// idempotency key.
+func StandardHeaders(h http.Header) (id, timestamp, signature string) {
+	_, hasID := h[keyStandardID]
+	_, hasTS := h[keyStandardTimestamp]
+	_, hasSig := h[keyStandardSignature]
+	if hasID || hasTS || hasSig {
+		return headerValue(h, keyStandardID), headerValue(h, keyStandardTimestamp), headerValue(h, keyStandardSignature)
+	}
+	return headerValue(h, keySvixID), headerValue(h, keySvixTimestamp), headerValue(h, keySvixSignature)
+}
+
+// StandardID is the id StandardHeaders returns.
+func StandardID(h http.Header) string {
+	id, _, _ := StandardHeaders(h)
+	return id
+}
+
 func headerValue(h http.Header, canonicalKey string) string {
 	if v := h[canonicalKey]; len(v) > 0 {
 		return v[0]

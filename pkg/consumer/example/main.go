@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -44,6 +45,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	provider := fs.String("provider", "", "only this provider (default: all)")
 	deliverNew := fs.Bool("new", false, "a new durable starts with future events instead of the retained history")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(out, "usage: example [flags]\n\nFollow the ORDERS stream at NATS_URL (default "+nats.DefaultURL+") and print one line per event.\n\nflags:")
+			fs.SetOutput(out)
+			fs.PrintDefaults()
+			return nil
+		}
 		return fmt.Errorf("flags: %w", err)
 	}
 	url := getenv("NATS_URL")
@@ -57,7 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
+		return fmt.Errorf("jetstream on %s: %w", url, err)
 	}
 	opts := []consumer.Option{consumer.WithTenant(*tenant), consumer.WithProvider(*provider)}
 	if *deliverNew {
@@ -65,10 +72,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	}
 	c, err := consumer.New(ctx, js, *name, opts...)
 	if err != nil {
-		return err
+		return fmt.Errorf("on %s: %w", url, err)
 	}
 	p := newPrinter(out)
-	return c.Run(ctx, p.handle)
+	if err := c.Run(ctx, p.handle); err != nil {
+		return fmt.Errorf("on %s: %w", url, err)
+	}
+	return nil
 }
 
 // printer prints events, skipping event ids it has seen and flagging version gaps.

@@ -133,7 +133,7 @@ func TestExampleErrors(t *testing.T) {
 	}{
 		{name: "unknown flag", give: []string{"-nope"}, wantText: "flags:"},
 		{name: "bad filter", give: []string{"-provider", "a.b"}, wantIs: consumer.ErrInvalidFilter},
-		{name: "no ORDERS stream", give: []string{}, wantIs: jetstream.ErrStreamNotFound},
+		{name: "no ORDERS stream", give: []string{}, wantIs: jetstream.ErrStreamNotFound, wantText: n.URL},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -142,6 +142,24 @@ func TestExampleErrors(t *testing.T) {
 			err := run(ctx, tt.give, func(string) string { return n.URL }, &syncBuffer{})
 			if err == nil || (tt.wantIs != nil && !errors.Is(err, tt.wantIs)) || !strings.Contains(err.Error(), tt.wantText) {
 				t.Fatalf("run = %v, want an error (is %v, text %q)", err, tt.wantIs, tt.wantText)
+			}
+		})
+	}
+}
+
+// Issue 9: -h lists the flags and succeeds, without connecting (NATS_URL names a closed port).
+func TestExampleHelp(t *testing.T) {
+	for _, give := range []string{"-h", "-help", "--help"} {
+		t.Run(give, func(t *testing.T) {
+			out := &bytes.Buffer{}
+			closed := func(string) string { return "nats://127.0.0.1:1" }
+			if err := run(context.Background(), []string{give}, closed, out); err != nil {
+				t.Fatalf("run %s = %v, want nil", give, err)
+			}
+			for _, want := range []string{"usage: example", "-name", "-tenant", "-provider", "-new"} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("help lacks %q:\n%s", want, out.String())
+				}
 			}
 		})
 	}

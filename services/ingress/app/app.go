@@ -19,6 +19,7 @@ import (
 	"github.com/hookline/hookline/services/ingress/internal/callbacks"
 	"github.com/hookline/hookline/services/ingress/internal/httpapi"
 	"github.com/hookline/hookline/services/ingress/internal/publish"
+	"github.com/hookline/hookline/services/ingress/internal/spool"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"go.uber.org/zap"
@@ -52,6 +53,10 @@ type Config struct {
 	OnListen func(public, admin net.Addr)
 	// Now is the clock for freshness checks; nil means time.Now.
 	Now func() time.Time
+	// SpoolDir turns on the outage spool (HOOKLINE_SPOOL_DIR; empty: off), bounded by
+	// SpoolMaxBytes (HOOKLINE_SPOOL_MAX_BYTES, default 1 GiB). Contract section 10.
+	SpoolDir      string
+	SpoolMaxBytes int64
 }
 
 // LoadConfig reads the ingress configuration from lookup (os.LookupEnv). Its defaults are here
@@ -71,6 +76,8 @@ func LoadConfig(lookup config.Lookup) (Config, error) {
 		ReadTimeout:       e.Duration("HOOKLINE_READ_TIMEOUT", 30*time.Second),
 		FailedVerifyRPS:   e.Float("HOOKLINE_FAILED_VERIFY_RPS", 5),
 		FailedVerifyBurst: e.Int("HOOKLINE_FAILED_VERIFY_BURST", 20, 1, 1<<20),
+		SpoolDir:          e.String("HOOKLINE_SPOOL_DIR", ""),
+		SpoolMaxBytes:     int64(e.Int("HOOKLINE_SPOOL_MAX_BYTES", spool.DefaultMaxBytes, 1<<16, 1<<50)),
 	}
 	for _, v := range e.List("HOOKLINE_TRUSTED_PROXIES") {
 		p, err := netip.ParsePrefix(v)
@@ -129,39 +136,49 @@ var errStreamsNotReady = errors.New("streams not created yet")
 
 // Run serves until ctx ends, then shuts down gracefully: stop accepting and finish in-flight
 // requests (each waits on its own PubAck), flush pending publishes and drain the connection,
-// all within ShutdownTimeout.
+// all within ShutdownTimeout. With the outage spool on it serves before NATS is reached, and the
+// streams are made in the background.
 func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
+	sp, err := openSpool(cfg, log) // nil when off; a damaged spool file stops the start here
+	if err != nil {
+		return err
+	}
+	defer func() { _ = sp.Close() }() // closed after the forwarder and the server stopped
 	svc := runtime.Service{
 		Name: "ingress", Log: log, AdminAddr: cfg.AdminAddr, NATSURL: cfg.NATSURL,
 		NATS:            natsconn.Options{NoReconnectBuffer: true},
 		ShutdownTimeout: cfg.ShutdownTimeout, ReadyCheck: "streams", NotReady: errStreamsNotReady,
+		WrapCheck: sp.Check,
 	}
 	return svc.Run(ctx, func(env runtime.Env) (runtime.Parts, error) {
 		pub, err := publish.New(env.Conn, publish.Options{Timeout: cfg.PublishTimeout})
 		if err != nil {
 			return runtime.Parts{}, err
 		}
+		sp.Register(env.Admin.Registry())
 		if cfg.Pprof {
 			env.Admin.EnablePprof()
 		}
 		metrics := httpapi.NewMetrics(env.Admin.Registry())
 		keeper := newStreamKeeper(pub, pub.JetStream(), cfg.Streams, log)
+		spooled := sp.Wrap(keeper)
 		ipOf := clientIP(cfg.TrustedProxies)
-		api, err := httpapi.New(cfg.Config, keeper, metrics, log, httpapi.Options{Now: cfg.Now, RetryAfter503: cfg.PublishTimeout,
+		api, err := httpapi.New(cfg.Config, spooled, metrics, log, httpapi.Options{Now: cfg.Now, RetryAfter503: cfg.PublishTimeout,
 			ClientIP: ipOf, FailedVerifyRPS: cfg.FailedVerifyRPS, FailedVerifyBurst: cfg.FailedVerifyBurst})
 		if err != nil {
 			return runtime.Parts{}, err
 		}
 		return runtime.Parts{
-			Setup: func(ctx context.Context) error { return streams.Ensure(ctx, pub.JetStream(), cfg.Streams) },
+			Setup:             func(ctx context.Context) error { return streams.Ensure(ctx, pub.JetStream(), cfg.Streams) },
+			SetupInBackground: sp != nil,
 			Start: func(context.Context) ([]runtime.Component, error) {
 				// The body limit is what this server can store, known once connected.
-				maxBody, err := bodyLimit(cfg, pub.MaxPayload(), log)
+				maxBody, err := bodyLimit(cfg, maxPayload(sp, pub), log)
 				if err != nil {
 					return nil, err
 				}
 				api.LimitBody(maxBody)
-				srv, ln, err := publicServer(cfg, api, keeper, ipOf, maxBody, log)
+				srv, ln, err := publicServer(cfg, api, spooled, sp != nil, pub, ipOf, maxBody, log)
 				if err != nil {
 					return nil, err
 				}
@@ -169,10 +186,19 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 				if cfg.OnListen != nil {
 					cfg.OnListen(ln.Addr(), env.AdminAddr)
 				}
-				return []runtime.Component{
+				comps := []runtime.Component{
 					{Name: "stream keeper", Run: func(ctx context.Context) error { keeper.run(ctx); return nil }},
 					{Name: "http", Run: func(context.Context) error { return serve(srv, ln) }, Stop: srv.Shutdown},
-				}, nil
+				}
+				if sp != nil {
+					// What is left when it stops stays spooled for the next start.
+					comps = append(comps, runtime.Component{Name: "spool forwarder", Run: func(ctx context.Context) error {
+						sp.Forward(ctx, pub.JetStream(), spool.ForwardOptions{Timeout: cfg.PublishTimeout,
+							OnNoStream: keeper.kickStreams, Log: log.Named("spool")})
+						return nil
+					}})
+				}
+				return comps, nil
 			},
 			Drain: pub.Flush,
 		}, nil
@@ -181,8 +207,8 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 
 // publicServer listens on the public address and returns the server for the API and the
 // callback intake.
-func publicServer(cfg Config, api *httpapi.API, keeper *streamKeeper, ipOf echo.IPExtractor, maxBody int64,
-	log *zap.Logger) (*http.Server, net.Listener, error) {
+func publicServer(cfg Config, api *httpapi.API, pubs spool.Publisher, spooling bool, pub *publish.Publisher,
+	ipOf echo.IPExtractor, maxBody int64, log *zap.Logger) (*http.Server, net.Listener, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = httpapi.ErrorHandler(log)
@@ -191,7 +217,11 @@ func publicServer(cfg Config, api *httpapi.API, keeper *streamKeeper, ipOf echo.
 	api.Register(e)
 	cbCfg := *cfg.Config // the callback body limit fits max_payload too
 	cbCfg.MaxBodyBytes = maxBody
-	intake := callbacks.New(&cbCfg, keeper, log, callbacks.Options{RetryAfter: cfg.PublishTimeout})
+	intake := callbacks.New(&cbCfg, pubs, log, callbacks.Options{
+		RetryAfter: cfg.PublishTimeout,
+		Requests:   callbacks.NewBucketStore(pub.JetStream(), cfg.Streams),
+		Spooling:   spooling,
+	})
 	e.POST(callbacks.Route, intake.Handle)
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)

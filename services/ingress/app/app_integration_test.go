@@ -135,21 +135,27 @@ type request struct {
 
 func (in *ingress) do(r request) (*http.Response, []byte) {
 	in.t.Helper()
+	return postRequest(in.t, in.client, in.url, r)
+}
+
+// postRequest sends r to base and returns the response with its body read.
+func postRequest(t testing.TB, client *http.Client, base string, r request) (*http.Response, []byte) {
+	t.Helper()
 	var body io.Reader = bytes.NewReader(r.body)
 	if r.chunked {
 		body = io.MultiReader(body) // no length known
 	}
-	req, err := http.NewRequest(http.MethodPost, in.url+r.path, body)
+	req, err := http.NewRequest(http.MethodPost, base+r.path, body)
 	if err != nil {
-		in.t.Fatal(err)
+		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	for k, v := range r.headers {
 		req.Header.Set(k, v)
 	}
-	resp, err := in.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
-		in.t.Fatalf("POST %s: %v", r.path, err)
+		t.Fatalf("POST %s: %v", r.path, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)

@@ -36,12 +36,17 @@ func newStreamKeeper(p publisher, js jetstream.JetStream, o streams.Options, log
 func (k *streamKeeper) Publish(ctx context.Context, msg *nats.Msg, msgID string) (*jetstream.PubAck, error) {
 	ack, err := k.publisher.Publish(ctx, msg, msgID)
 	if err != nil && (errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders)) {
-		select {
-		case k.kick <- struct{}{}:
-		default:
-		}
+		k.kickStreams()
 	}
 	return ack, err
+}
+
+// kickStreams asks run to re-create the streams (the spool forwarder calls it too).
+func (k *streamKeeper) kickStreams() {
+	select {
+	case k.kick <- struct{}{}:
+	default:
+	}
 }
 
 // run re-creates the streams on each kick, at most once a second, until ctx ends.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -40,9 +39,11 @@ func runBench(ctx context.Context, env Env) error {
 			return runStreamCount(ctx, env)
 		}
 	}
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	target := fs.String("target", "http://127.0.0.1:8080", "ingress base URL")
+	fs := newFlags("bench", "bench [flags] | bench corpus [flags] | bench stream-count [flags]",
+		"Send signed webhooks at a fixed rate or concurrency and report latency.\n"+
+			"  bench corpus        write pre-signed requests for wrk\n"+
+			"  bench stream-count  print how many messages a stream holds")
+	target := fs.String("target", envOr(env, "HOOKLINE_URL", defaultIngress), "ingress base URL (default: HOOKLINE_URL, else a running hookline dev)")
 	conc := fs.Int("c", 64, "connections (closed loop: requests in flight)")
 	rate := fs.Float64("rate", 0, "fixed total rate in requests/s (0: closed loop); latency counts from the intended send time")
 	dur := fs.Duration("d", 10*time.Second, "duration")
@@ -58,8 +59,8 @@ func runBench(ctx context.Context, env Env) error {
 	jsonOut := fs.String("json", "", "write the result as JSON to this file")
 	pngOut := fs.String("png", "", "draw latency and throughput over time into this PNG file")
 	quiet := fs.Bool("q", false, "no per-second progress")
-	if err := fs.Parse(env.Args); err != nil {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
+	if err := parseFlags(env, fs, env.Args); err != nil {
+		return err
 	}
 	cfg, err := config.Load(withDevDefaults(env.Lookup), config.Defaults{})
 	if err != nil {
@@ -89,7 +90,7 @@ func runBench(ctx context.Context, env Env) error {
 		stream = s
 		info, err := stream.Info(ctx)
 		if err != nil {
-			return fmt.Errorf("stream info: %w", err)
+			return fmt.Errorf("stream info on %s: %w", *natsURL, err)
 		}
 		before = info.State.Msgs
 		if e2e, err = watchOrders(nc); err != nil {
@@ -140,7 +141,7 @@ func runBench(ctx context.Context, env Env) error {
 	if stream != nil {
 		info, err := stream.Info(ctx)
 		if err != nil {
-			return fmt.Errorf("stream info: %w", err)
+			return fmt.Errorf("stream info on %s: %w", *natsURL, err)
 		}
 		unique := map[string]bool{}
 		for _, a := range res.AckedIDs {
@@ -158,11 +159,11 @@ func runBench(ctx context.Context, env Env) error {
 // runBenchTarget serves the comparison baseline: an echo handler that reads the body and answers
 // 202, with nothing else.
 func runBenchTarget(ctx context.Context, env Env) error {
-	fs := flag.NewFlagSet("bench-target", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs := newFlags("bench-target", "bench-target [-addr host:port]",
+		"Serve a bare echo handler (reads the body, answers 202) to compare the ingress against.")
 	addr := fs.String("addr", "127.0.0.1:8085", "listen address")
-	if err := fs.Parse(env.Args); err != nil {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
+	if err := parseFlags(env, fs, env.Args); err != nil {
+		return err
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -206,16 +207,16 @@ func readAll(r *http.Request) ([]byte, error) {
 
 // runBenchCorpus writes pre-signed requests for wrk (see scripts/wrk-corpus.lua).
 func runBenchCorpus(env Env) error {
-	fs := flag.NewFlagSet("bench corpus", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs := newFlags("bench corpus", "bench corpus [-o prefix] [-n N] [-split N] [flags]",
+		"Write pre-signed requests for wrk (see scripts/wrk-corpus.lua).")
 	out := fs.String("o", "corpus", "file prefix; parts are <prefix>.0 …")
 	n := fs.Int("n", 100000, "requests in all")
 	split := fs.Int("split", 2, "parts (one per wrk thread)")
 	host := fs.String("host", "127.0.0.1:8080", "Host header")
 	pet := fs.Float64("petstore", 0.5, "share of Petstore orders (the rest Bunjang)")
 	orders := fs.Int("orders", 0, "orders per round (0: every order is new)")
-	if err := fs.Parse(env.Args[1:]); err != nil {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
+	if err := parseFlags(env, fs, env.Args[1:]); err != nil {
+		return err
 	}
 	cfg, err := config.Load(env.Lookup, config.Defaults{})
 	if err != nil {
@@ -243,7 +244,7 @@ func connectJS(url string) (*nats.Conn, jetstream.JetStream, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
-		return nil, nil, fmt.Errorf("jetstream: %w", err)
+		return nil, nil, fmt.Errorf("jetstream on %s: %w", url, err)
 	}
 	return nc, js, nil
 }
@@ -256,19 +257,19 @@ func openStream(ctx context.Context, url, name string) (*nats.Conn, jetstream.St
 	s, err := js.Stream(ctx, name)
 	if err != nil {
 		nc.Close()
-		return nil, nil, fmt.Errorf("stream %s: %w", name, err)
+		return nil, nil, fmt.Errorf("stream %s on %s: %w", name, url, err)
 	}
 	return nc, s, nil
 }
 
 // runStreamCount prints how many messages WEBHOOKS holds (for scripts).
 func runStreamCount(ctx context.Context, env Env) error {
-	fs := flag.NewFlagSet("bench stream-count", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	natsURL := fs.String("nats", envOr(env, "NATS_URL", config.DefaultNATSURL), "NATS URL")
+	fs := newFlags("bench stream-count", "bench stream-count [-stream NAME] [-nats URL]",
+		"Print how many messages a stream holds (for scripts).")
+	natsURL := fs.String("nats", envOr(env, "NATS_URL", defaultNATS), "NATS URL (default: NATS_URL, else a running hookline dev)")
 	name := fs.String("stream", streams.Webhooks, "stream")
-	if err := fs.Parse(env.Args[1:]); err != nil {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
+	if err := parseFlags(env, fs, env.Args[1:]); err != nil {
+		return err
 	}
 	nc, s, err := openStream(ctx, *natsURL, *name)
 	if err != nil {
@@ -277,7 +278,7 @@ func runStreamCount(ctx context.Context, env Env) error {
 	defer nc.Close()
 	info, err := s.Info(ctx)
 	if err != nil {
-		return fmt.Errorf("stream info: %w", err)
+		return fmt.Errorf("stream info on %s: %w", *natsURL, err)
 	}
 	fmt.Fprintln(env.Stdout, info.State.Msgs)
 	return nil

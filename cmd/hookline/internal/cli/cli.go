@@ -8,6 +8,15 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/hookline/hookline/pkg/config"
+)
+
+// Where the CLI looks when neither a variable, a flag nor a running `hookline dev` says.
+const (
+	defaultNATS    = config.DefaultNATSURL
+	defaultIngress = "http://127.0.0.1:8080"
+	defaultWorker  = "http://127.0.0.1:9091"
 )
 
 // ErrUsage is returned for a command line that cannot be run; the message says why.
@@ -19,6 +28,12 @@ type Env struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Lookup func(string) (string, bool)
+	// Dir is the working directory, where the CLI looks for a running `hookline dev`'s state
+	// file (.hookline/dev.json here or in a parent); empty: nowhere.
+	Dir string
+	// Program is how the user ran this CLI (bin/hookline), for the commands the dev banner
+	// prints; empty: hookline.
+	Program string
 }
 
 type command struct {
@@ -53,7 +68,13 @@ func Run(ctx context.Context, env Env) error {
 	}
 	sub := env
 	sub.Args = env.Args[1:]
-	return c.run(ctx, sub)
+	if env.Args[0] != "dev" { // dev writes the state file; everything else may read it
+		sub.Lookup = withDevState(env)
+	}
+	if err := c.run(ctx, sub); !errors.Is(err, errHelp) {
+		return err
+	}
+	return nil
 }
 
 func usage(w io.Writer, cmds map[string]command) {
@@ -63,7 +84,7 @@ func usage(w io.Writer, cmds map[string]command) {
 	}
 	sort.Strings(names)
 	var b strings.Builder
-	b.WriteString("hookline: operate the Hookline webhook pipeline\n\ncommands:\n")
+	b.WriteString("usage: hookline <command> [flags]\n\nOperate the Hookline webhook pipeline.\n\ncommands:\n")
 	for _, n := range names {
 		fmt.Fprintf(&b, "  %-13s %s\n", n, cmds[n].summary)
 	}

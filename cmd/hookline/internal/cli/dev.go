@@ -31,17 +31,27 @@ var ErrDependency = errors.New("dependency unavailable")
 // JetStream (unless NATS_URL is set), and the ingress, worker and dispatcher with their normal
 // code, against Redis at REDIS_URL.
 func runDev(ctx context.Context, env Env) error {
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	data := fs.String("data", ".hookline", "folder for the embedded NATS server's data")
+	fs := newFlags("dev", "dev [flags]",
+		"Run the whole pipeline in one process: an embedded NATS server with JetStream (unless NATS_URL is\n"+
+			"set), the ingress, the worker and the dispatcher, against Redis at REDIS_URL. Everything listens\n"+
+			"on 127.0.0.1 (HOOKLINE_HTTP_ADDR moves the ingress). The addresses it chose go to <data>/dev.json\n"+
+			"(or HOOKLINE_DEV_STATE), where the other commands find them; the file is removed on exit.")
+	data := fs.String("data", stateDir, "folder for the embedded NATS server's data and the state file")
 	natsPort := fs.Int("nats-port", 4222, "port of the embedded NATS server (taken: a free one)")
-	ingressAdmin := fs.String("ingress-admin", "127.0.0.1:9090", "ingress admin address")
-	workerAdmin := fs.String("worker-admin", "127.0.0.1:9091", "worker admin address")
-	dispatcherAdmin := fs.String("dispatcher-admin", "127.0.0.1:9092", "dispatcher admin address")
-	if err := fs.Parse(env.Args); err != nil {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
+	ingressAdmin := fs.String("ingress-admin", "127.0.0.1:9090", "ingress admin address (default taken: a free port)")
+	workerAdmin := fs.String("worker-admin", "127.0.0.1:9091", "worker admin address (default taken: a free port)")
+	dispatcherAdmin := fs.String("dispatcher-admin", "127.0.0.1:9092", "dispatcher admin address (default taken: a free port)")
+	if err := parseFlags(env, fs, env.Args); err != nil {
+		return err
 	}
+	defer takeForeground()()
+	explicit := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
 	lookup := withDevDefaults(env.Lookup)
+	statePath := filepath.Join(*data, stateName)
+	if p, ok := env.Lookup(stateEnv); ok && p != "" {
+		statePath = p
+	}
 
 	var natsURL string
 	var embedded *server.Server
@@ -70,6 +80,13 @@ func runDev(ctx context.Context, env Env) error {
 	// One process, three services: each keeps its own admin port, so the shared
 	// HOOKLINE_ADMIN_ADDR does not apply here.
 	overrides := map[string]string{"NATS_URL": natsURL, "REDIS_URL": redisURL}
+	if v, ok := env.Lookup("HOOKLINE_HTTP_ADDR"); !ok || v == "" {
+		// The dev secrets are public: listen on loopback only, on a free port when 8080 is taken.
+		overrides["HOOKLINE_HTTP_ADDR"] = freeOr(devHTTPAddr)
+	}
+	if !explicit["ingress-admin"] {
+		*ingressAdmin = freeOr(*ingressAdmin)
+	}
 	if v, ok := env.Lookup("HOOKLINE_CALLBACK_ALLOW_PRIVATE"); !ok || v == "" {
 		overrides["HOOKLINE_CALLBACK_ALLOW_PRIVATE"] = "true" // local receivers are the point of dev
 	}
@@ -102,12 +119,12 @@ func runDev(ctx context.Context, env Env) error {
 	}
 	defer func() { _ = log.Sync() }() // stderr sync errors are not actionable
 
-	wln, err := net.Listen("tcp", *workerAdmin)
+	wln, err := listenOr(*workerAdmin, !explicit["worker-admin"])
 	if err != nil {
 		return fmt.Errorf("worker admin %s: %w", *workerAdmin, err)
 	}
 	wcfg.AdminListener = wln
-	dln, err := net.Listen("tcp", *dispatcherAdmin)
+	dln, err := listenOr(*dispatcherAdmin, !explicit["dispatcher-admin"])
 	if err != nil {
 		_ = wln.Close() // not served yet
 		return fmt.Errorf("dispatcher admin %s: %w", *dispatcherAdmin, err)
@@ -147,7 +164,14 @@ func runDev(ctx context.Context, env Env) error {
 			if embedded != nil {
 				natsNote += " (embedded, data in " + filepath.Join(*data, "nats") + ")"
 			}
-			banner(env, dialable(pub), readyURLs, natsNote, redisURL)
+			st := devState{PID: os.Getpid(), NATS: natsURL, Redis: redisURL, Ingress: "http://" + dialable(pub),
+				Worker: readyURLs[1], Dispatcher: readyURLs[2]}
+			if err := writeState(statePath, st); err != nil {
+				log.Warn("the other hookline commands will not find this pipeline by themselves", zap.Error(err))
+			} else {
+				defer func() { _ = os.Remove(statePath) }() // gone with the pipeline; a leftover is ignored anyway
+			}
+			banner(env, st, readyURLs[0], natsNote, statePath)
 		}
 	}
 	wg.Wait()
@@ -245,18 +269,50 @@ func waitReady(ctx context.Context, bases []string, limit time.Duration) bool {
 	return true
 }
 
-func banner(env Env, public string, admins []string, natsURL, redisURL string) {
+func banner(env Env, st devState, ingressAdmin, natsNote, statePath string) {
+	prog := env.Program
+	if prog == "" {
+		prog = "hookline"
+	}
 	fmt.Fprintf(env.Stdout, `Hookline dev pipeline is ready.
-  webhooks    POST http://%[1]s/webhooks/{petstore,bunjang,<source>}
-  callbacks   POST http://%[1]s/v1/orders/{id}
+  webhooks    POST %[1]s/webhooks/{petstore,bunjang,<source>}
+  callbacks   POST %[1]s/v1/orders/{id}
   orders      GET  %[3]s/v1/orders/{provider}/{orderId}
   admin       %[2]s (ingress), %[3]s (worker), %[4]s (dispatcher): /healthz /readyz /metrics
   nats        %[5]s
   redis       %[6]s
-Try it (in another terminal):
-  hookline send petstore -order ord-1 -status PLACED -url http://%[1]s
-  hookline orders get petstore ord-1 -url %[3]s
-`, public, admins[0], admins[1], admins[2], natsURL, redactedURL(redisURL))
+  state       %[7]s (the hookline commands read it when NATS_URL and their URL flags are unset)
+Try it (in another terminal, from this folder):
+  %[8]s send petstore -order ord-1 -status PLACED
+  %[8]s orders get petstore ord-1
+  %[8]s dlq list
+For other NATS clients (the docs/consumers.md example, the nats CLI):
+  export NATS_URL=%[9]s
+`, st.Ingress, ingressAdmin, st.Worker, st.Dispatcher, natsNote, redactedURL(st.Redis), statePath, prog, st.NATS)
+}
+
+// devHTTPAddr is where `hookline dev` puts the ingress unless HOOKLINE_HTTP_ADDR says otherwise.
+const devHTTPAddr = "127.0.0.1:8080"
+
+// freeOr returns addr when it can be listened on now, else the same host on a free port.
+func freeOr(addr string) string {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		host, _, _ := net.SplitHostPort(addr)
+		return net.JoinHostPort(host, "0")
+	}
+	_ = ln.Close() // only probing whether the port is free
+	return addr
+}
+
+// listenOr listens on addr; when that fails and fallback is set, on the same host's free port.
+func listenOr(addr string, fallback bool) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil && fallback {
+		host, _, _ := net.SplitHostPort(addr)
+		return net.Listen("tcp", net.JoinHostPort(host, "0"))
+	}
+	return ln, err
 }
 
 func devLogger(level string) (*zap.Logger, error) {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -14,7 +13,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/hookline/hookline/pkg/config"
 	"github.com/hookline/hookline/pkg/streams"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -69,20 +67,37 @@ func (f dlqFilter) match(d deadLetter) bool {
 		(len(f.seqs) == 0 || f.seqs[d.msg.Sequence])
 }
 
-func runDLQ(ctx context.Context, env Env) error {
-	if len(env.Args) == 0 {
-		return fmt.Errorf("%w: hookline dlq list|show|replay|purge [-provider P] [-tenant T] [-reason R] [seq …]", ErrUsage)
+func dlqVerbs() []verb {
+	return []verb{
+		{"list", "list dead letters: sequence, time, provider, tenant, reason, deliveries, event"},
+		{"show", "print dead letters in full (headers and body): show <seq> …"},
+		{"replay", "put dead letters back on their original subject, then delete them from the DLQ"},
+		{"purge", "delete dead letters (lists them unless -yes)"},
 	}
-	verb := env.Args[0]
-	fs := flag.NewFlagSet("dlq "+verb, flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	natsURL := fs.String("nats", envOr(env, "NATS_URL", config.DefaultNATSURL), "NATS URL")
+}
+
+const dlqAbout = "Inspect and act on the DLQ stream. Filters: -provider, -tenant, -reason, sequence numbers."
+
+func runDLQ(ctx context.Context, env Env) error {
+	verb, err := pickVerb(env, "dlq", dlqAbout, dlqVerbs())
+	if err != nil {
+		return err
+	}
+	synopsis := "dlq " + verb + " [-provider P] [-tenant T] [-reason R] [-nats URL] [seq …]"
+	if verb == "purge" {
+		synopsis = "dlq purge [-provider P] [-tenant T] [-reason R] [-nats URL] [-yes] [seq …]"
+	}
+	fs := newFlags("dlq "+verb, synopsis, dlqAbout)
+	natsURL := fs.String("nats", envOr(env, "NATS_URL", defaultNATS), "NATS URL (default: NATS_URL, else a running hookline dev)")
 	var f dlqFilter
 	fs.StringVar(&f.provider, "provider", "", "only this provider (petstore, bunjang, a source, or callbacks)")
 	fs.StringVar(&f.tenant, "tenant", "", "only this tenant")
 	fs.StringVar(&f.reason, "reason", "", "only this Hookline-Dlq-Reason")
-	yes := fs.Bool("yes", false, "purge: really delete (without it purge only lists what it would delete)")
-	args, err := parseInterleaved(fs, env.Args[1:])
+	yes := new(bool)
+	if verb == "purge" {
+		fs.BoolVar(yes, "yes", false, "really delete (without it purge only lists what it would delete)")
+	}
+	args, err := parseInterleaved(env, fs, env.Args[1:])
 	if err != nil {
 		return err
 	}
@@ -94,6 +109,9 @@ func runDLQ(ctx context.Context, env Env) error {
 		}
 		f.seqs[n] = true
 	}
+	if verb == "show" && len(f.seqs) == 0 {
+		return fmt.Errorf("%w: hookline dlq show <seq> …", ErrUsage)
+	}
 	nc, js, err := connectJS(*natsURL)
 	if err != nil {
 		return err
@@ -101,23 +119,22 @@ func runDLQ(ctx context.Context, env Env) error {
 	defer nc.Close()
 	stream, err := js.Stream(ctx, streams.DLQ)
 	if err != nil {
-		return fmt.Errorf("stream %s: %w", streams.DLQ, err)
+		return fmt.Errorf("stream %s on %s: %w", streams.DLQ, *natsURL, err)
 	}
 	switch verb {
 	case "list":
-		return dlqList(ctx, env.Stdout, env.Stderr, stream, f)
+		err = dlqList(ctx, env.Stdout, env.Stderr, stream, f)
 	case "show":
-		if len(f.seqs) == 0 {
-			return fmt.Errorf("%w: hookline dlq show <seq> …", ErrUsage)
-		}
-		return dlqShow(ctx, env.Stdout, stream, f)
+		err = dlqShow(ctx, env.Stdout, stream, f)
 	case "replay":
-		return dlqReplay(ctx, env.Stdout, env.Stderr, js, stream, f)
+		err = dlqReplay(ctx, env.Stdout, env.Stderr, js, stream, f)
 	case "purge":
-		return dlqPurge(ctx, env.Stdout, env.Stderr, stream, f, *yes)
-	default:
-		return fmt.Errorf("%w: unknown dlq command %q (list, show, replay, purge)", ErrUsage, verb)
+		err = dlqPurge(ctx, env.Stdout, env.Stderr, stream, f, *yes)
 	}
+	if err != nil {
+		return fmt.Errorf("on %s: %w", *natsURL, err)
+	}
+	return nil
 }
 
 // eachDeadLetter calls fn for every matching DLQ message, oldest first, reporting progress on

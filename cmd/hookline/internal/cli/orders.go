@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,14 +18,14 @@ var ErrNotFound = errors.New("not found")
 
 // runOrders reads the worker's order query API (contract section 7).
 func runOrders(ctx context.Context, env Env) error {
-	if len(env.Args) == 0 || env.Args[0] != "get" {
-		return fmt.Errorf("%w: hookline orders get <provider> <orderId> [-tenant T] [-url URL]", ErrUsage)
+	const about = "Read order state from the worker's query API."
+	if _, err := pickVerb(env, "orders", about, []verb{{"get", "one order's state: get <provider> <orderId>"}}); err != nil {
+		return err
 	}
-	fs := flag.NewFlagSet("orders get", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	base := fs.String("url", envOr(env, "HOOKLINE_WORKER_URL", "http://127.0.0.1:9091"), "worker admin base URL")
+	fs := newFlags("orders get", "orders get <provider> <orderId> [-tenant T] [-url URL]", about)
+	base := fs.String("url", envOr(env, "HOOKLINE_WORKER_URL", defaultWorker), "worker admin base URL (default: HOOKLINE_WORKER_URL, else a running hookline dev)")
 	tenant := fs.String("tenant", "", "X-Tenant-ID (empty: default tenant)")
-	args, err := parseInterleaved(fs, env.Args[1:])
+	args, err := parseInterleaved(env, fs, env.Args[1:])
 	if err != nil {
 		return err
 	}
@@ -62,20 +61,4 @@ func runOrders(ctx context.Context, env Env) error {
 	}
 	fmt.Fprintln(env.Stdout, out.String())
 	return nil
-}
-
-// parseInterleaved parses flags that may come before or after positional arguments.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrUsage, err)
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"strconv"
 	"time"
@@ -14,13 +13,14 @@ import (
 // runReplay re-applies stored WEBHOOKS messages through the worker's normal path, e.g. to rebuild
 // order state after Redis lost its data. Dedupe makes it safe to run more than once.
 func runReplay(ctx context.Context, env Env) error {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs := newFlags("replay", "replay -from <seq|time|duration|all> [-publish] [-c N]",
+		"Re-apply stored WEBHOOKS messages through the worker's normal path (rebuild order state after Redis\n"+
+			"lost its data). Reads NATS_URL and REDIS_URL, else a running hookline dev.")
 	from := fs.String("from", "", "where to start: a WEBHOOKS sequence number, an RFC 3339 time, a duration ago (e.g. 2h), or 'all'")
 	publish := fs.Bool("publish", false, "also re-publish canonical events for the transitions it applies (downstream sees them again, same event ids)")
 	conc := fs.Int("c", 1, "messages handled at once (1 keeps stream order)")
-	if err := fs.Parse(env.Args); err != nil {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
+	if err := parseFlags(env, fs, env.Args); err != nil {
+		return err
 	}
 	if *from == "" {
 		return fmt.Errorf("%w: hookline replay -from <seq|time|duration|all> [-publish] [-c N]", ErrUsage)
@@ -48,7 +48,7 @@ func runReplay(ctx context.Context, env Env) error {
 	}
 	p, err := workerapp.Replay(ctx, cfg, log.Named("replay"), o)
 	if err != nil {
-		return err
+		return fmt.Errorf("replay (NATS %s, Redis %s): %w", cfg.Base.NATSURL, redactedURL(cfg.Base.RedisURL), err)
 	}
 	fmt.Fprintf(env.Stdout, "replay done: %d messages handled in %s\n", p.Handled, time.Since(start).Round(time.Millisecond))
 	return nil

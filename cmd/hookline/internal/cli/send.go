@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,13 +20,18 @@ import (
 // runSend signs and sends one webhook, like `stripe trigger`: a sample built from flags, or a
 // given body (-f). Secrets come from the same configuration the ingress reads.
 func runSend(ctx context.Context, env Env) error {
-	if len(env.Args) == 0 || strings.HasPrefix(env.Args[0], "-") {
-		return fmt.Errorf("%w: hookline send petstore|bunjang|standard [flags]", ErrUsage)
+	const about = "Sign a sample webhook (built from the flags) or a given body (-f) with the configured secrets\n" +
+		"(the dev secrets when none is set) and send it to the ingress."
+	kind, err := pickVerb(env, "send", about, []verb{
+		{"petstore", "a Petstore order.statusChanged or payment.succeeded event"},
+		{"bunjang", "a Bunjang order.status.changed event"},
+		{"standard", "a Standard Webhooks event for a source of the tenants file (-source)"},
+	})
+	if err != nil {
+		return err
 	}
-	kind := env.Args[0]
-	fs := flag.NewFlagSet("send "+kind, flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	target := fs.String("url", envOr(env, "HOOKLINE_URL", "http://127.0.0.1:8080"), "ingress base URL")
+	fs := newFlags("send "+kind, "send "+kind+" [flags]", about)
+	target := fs.String("url", envOr(env, "HOOKLINE_URL", defaultIngress), "ingress base URL (default: HOOKLINE_URL, else a running hookline dev)")
 	tenant := fs.String("tenant", "", "X-Tenant-ID (empty: default tenant)")
 	file := fs.String("f", "", "send this file's bytes as the body instead of a sample")
 	eventID := fs.String("event-id", "", "event id (default: a new one)")
@@ -38,8 +42,8 @@ func runSend(ctx context.Context, env Env) error {
 	source := fs.String("source", "", "standard: the source name from the tenants file")
 	secret := fs.String("secret", "", "sign with this secret instead of the configured one")
 	verbose := fs.Bool("v", false, "print the request")
-	if err := fs.Parse(env.Args[1:]); err != nil {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
+	if err := parseFlags(env, fs, env.Args[1:]); err != nil {
+		return err
 	}
 	now := time.Now()
 	if *eventID == "" {

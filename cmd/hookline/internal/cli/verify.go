@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/cmd/hookline/internal/loadgen"
-	"github.com/hookline/hookline/pkg/config"
 	"github.com/hookline/hookline/pkg/streams"
 	ordersv1 "github.com/hookline/hookline/proto/gen/hookline/orders/v1"
 	"github.com/nats-io/nats.go"
@@ -47,15 +45,15 @@ func (r *verifyReport) add(kind *int, format string, args ...any) {
 
 // runVerify compares a bench run's oracle with the order query API and the ORDERS stream.
 func runVerify(ctx context.Context, env Env) error {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs := newFlags("verify", "verify -oracle FILE [-url URL] [-nats URL]",
+		"Compare a bench run's oracle with the query API and ORDERS: lost, duplicated, wrong state.")
 	oraclePath := fs.String("oracle", "oracle.json", "oracle written by hookline bench -oracle")
-	base := fs.String("url", envOr(env, "HOOKLINE_WORKER_URL", "http://127.0.0.1:9091"), "worker admin base URL (query API)")
-	natsURL := fs.String("nats", envOr(env, "NATS_URL", config.DefaultNATSURL), "NATS URL")
+	base := fs.String("url", envOr(env, "HOOKLINE_WORKER_URL", defaultWorker), "worker admin base URL (query API; default: HOOKLINE_WORKER_URL, else a running hookline dev)")
+	natsURL := fs.String("nats", envOr(env, "NATS_URL", defaultNATS), "NATS URL (default: NATS_URL, else a running hookline dev)")
 	wait := fs.Duration("wait", 2*time.Minute, "first wait this long at most for the worker to drain WEBHOOKS")
 	show := fs.Int("show", 20, "problems to print")
-	if err := fs.Parse(env.Args); err != nil {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
+	if err := parseFlags(env, fs, env.Args); err != nil {
+		return err
 	}
 	o, err := loadgen.ReadOracle(*oraclePath)
 	if err != nil {
@@ -67,7 +65,7 @@ func runVerify(ctx context.Context, env Env) error {
 	}
 	defer nc.Close()
 	if err := waitDrained(ctx, js, *wait, env.Stderr); err != nil {
-		return err
+		return fmt.Errorf("on %s: %w", *natsURL, err)
 	}
 	uncertain := map[string]bool{}
 	for _, k := range o.Uncertain {
@@ -75,7 +73,7 @@ func runVerify(ctx context.Context, env Env) error {
 	}
 	states, err := queryStates(ctx, *base, o)
 	if err != nil {
-		return err
+		return fmt.Errorf("on %s: %w", *base, err)
 	}
 	rep := &verifyReport{}
 	keys := make([]string, 0, len(o.Orders))
@@ -98,7 +96,7 @@ func runVerify(ctx context.Context, env Env) error {
 		}
 	}
 	if err := checkCanonical(ctx, js, o, states, uncertain, rep, env.Stderr); err != nil {
-		return err
+		return fmt.Errorf("on %s: %w", *natsURL, err)
 	}
 	fmt.Fprintf(env.Stdout, "verified %d orders and items (%d uncertain, not judged): %d lost, %d duplicated, %d wrong state\n",
 		rep.checked, rep.uncertain, rep.lost, rep.duplicated, rep.wrong)

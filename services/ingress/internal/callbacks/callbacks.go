@@ -3,8 +3,12 @@
 // callbackUrl. The request is checked (token, tenant, body, URL, SSRF) and answered 201 only once
 // it is stored in the CALLBACKS stream; the dispatcher delivers the orderProcessed callback.
 //
-// A client's retry of the same request (same tenant, order id and request timestamp) within the
-// stream's duplicate window is answered 201 with the same id and stores nothing new.
+// A client's retry of the same request (same tenant, order id and request timestamp) is answered
+// 201 with the same id and stores nothing new; the same order id and timestamp with another
+// amount, currency or callbackUrl is answered 409 idempotency_conflict. Both hold as long as the
+// first request is retained: the streams.CallbackRequests bucket keeps each request's body hash
+// for the retention of CALLBACKS (HOOKLINE_STREAM_MAX_AGE), and its atomic Create decides
+// between concurrent requests.
 package callbacks
 
 import (
@@ -37,6 +41,8 @@ const (
 	CodeInvalidCallbackURL   = "invalid_callback_url"
 	CodeForbiddenCallbackURL = "forbidden_callback_url"
 	CodeInvalidOrderID       = "invalid_order_id"
+	// CodeIdempotencyConflict: the order id and timestamp were used with another body (409).
+	CodeIdempotencyConflict = "idempotency_conflict"
 )
 
 // Route is the path the ingress mounts Handle on (echo syntax).
@@ -66,6 +72,15 @@ type Options struct {
 	Checker URLChecker
 	// Now replaces the clock.
 	Now func() time.Time
+	// Requests remembers accepted requests so that a reuse of an order id and timestamp with
+	// another body is answered 409 (NewBucketStore; the ingress always sets it). Nil checks
+	// nothing beyond the stream's duplicate window: for tests of other parts only.
+	Requests RequestStore
+	// Spooling: the publisher spools when JetStream is unavailable (HOOKLINE_SPOOL_DIR). Then a
+	// request whose record cannot be reached (NATS down) is published all the same, without the
+	// 409 check: its Nats-Msg-Id is the order id and timestamp, so a conflicting repeat answered
+	// meanwhile is the same id and the first body wins (JetStream drops the second).
+	Spooling bool
 }
 
 // Handler serves POST /v1/orders/{id}.
@@ -79,6 +94,8 @@ type Handler struct {
 	retry    time.Duration
 	now      func() time.Time
 	log      *zap.Logger
+	requests RequestStore
+	spooling bool
 	disabled bool
 }
 
@@ -102,14 +119,16 @@ func New(cfg *config.Config, pub Publisher, log *zap.Logger, o Options) *Handler
 		}}
 	}
 	h := &Handler{
-		jwtKey:  cfg.JWTSecret.Bytes(),
-		tenants: cfg.Tenants,
-		maxBody: cfg.MaxBodyBytes,
-		pub:     pub,
-		checker: o.Checker,
-		retry:   o.RetryAfter,
-		now:     o.Now,
-		log:     log,
+		jwtKey:   cfg.JWTSecret.Bytes(),
+		tenants:  cfg.Tenants,
+		maxBody:  cfg.MaxBodyBytes,
+		pub:      pub,
+		checker:  o.Checker,
+		retry:    o.RetryAfter,
+		now:      o.Now,
+		log:      log,
+		requests: o.Requests,
+		spooling: o.Spooling,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 			jwt.WithExpirationRequired(),
@@ -199,15 +218,55 @@ func (h *Handler) Handle(c echo.Context) error {
 	msg.Header.Set(streams.HeaderEventID, eventID)
 	msg.Header.Set(streams.HeaderReceivedAt, cb.ReceivedAt)
 	msg.Header.Set(streams.HeaderContentType, echo.MIMEApplicationJSON)
+	accepted := Accepted{ID: eventID, OrderID: orderID, Status: "accepted"}
+	key := streams.CallbackRequestKey(tenant, orderID, cb.Timestamp)
+	hash := requestHash(cb.Amount, cb.Currency, cb.CallbackURL)
+	var res reservation
+	recorded := h.requests != nil // the request has a record to settle after the publish
+	if h.requests != nil {
+		res, err = reserve(req.Context(), h.requests, key, eventID, hash)
+		switch {
+		case errors.Is(err, errConflict):
+			return problem.New(http.StatusConflict, CodeIdempotencyConflict,
+				"this order id and timestamp were already used with another amount, currency or callbackUrl")
+		case err != nil && h.spooling:
+			recorded = false
+			h.log.Debug("callback request record unreachable; publishing to the spool path", zap.Error(err))
+		case err != nil:
+			return problem.Unavailable(h.retry, err)
+		case res.stored:
+			h.log.Debug("callback request is a duplicate", zap.String("tenant", tenant), zap.String("order_id", orderID))
+			return c.JSON(http.StatusCreated, accepted)
+		}
+	}
 	ack, err := h.pub.Publish(req.Context(), msg, streams.CallbackMsgID(tenant, orderID, cb.Timestamp))
+	// The record is settled whatever the client does meanwhile, within a bound.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), storeTimeout)
+	defer cancel()
 	if err != nil {
+		if recorded && res.created {
+			// Not stored: free the key (unless an identical attempt took it over) so the client
+			// may retry with any body.
+			_ = h.requests.Delete(sctx, key, jetstream.LastRevision(res.rev))
+		}
 		return problem.Unavailable(h.retry, err)
 	}
 	if ack != nil && ack.Duplicate {
 		h.log.Debug("callback request is a duplicate", zap.String("tenant", tenant), zap.String("order_id", orderID))
 	}
-	return c.JSON(http.StatusCreated, Accepted{ID: eventID, OrderID: orderID, Status: "accepted"})
+	if recorded {
+		if err := markStored(sctx, h.requests, key, eventID, hash, res.rev); err != nil {
+			// Stored all the same: a retry finds the record pending and publishes again under the
+			// same Nats-Msg-Id, which JetStream drops within its duplicate window.
+			h.log.Warn("callback request stored, record not updated", zap.String("tenant", tenant),
+				zap.String("order_id", orderID), zap.Error(err))
+		}
+	}
+	return c.JSON(http.StatusCreated, accepted)
 }
+
+// storeTimeout bounds the request-record updates made after the publish.
+const storeTimeout = 5 * time.Second
 
 // orderParam is the {id} path parameter: named "id" (Route), or the route's only parameter.
 func orderParam(c echo.Context) string {
@@ -265,6 +324,13 @@ func parseBody(body []byte) (streams.CallbackRequest, error) {
 	var err error
 	if cb.Amount, err = scalar(r.Amount, "amount"); err != nil {
 		return cb, err
+	}
+	if n := bytes.TrimSpace(r.Amount); len(n) > 0 && n[0] != '"' {
+		dec, ok := decimalFromNumber(cb.Amount)
+		if !ok {
+			return cb, problem.Malformed(`amount must be a non-negative decimal such as "738.05"`)
+		}
+		cb.Amount = dec
 	}
 	if !amountRe.MatchString(cb.Amount) {
 		return cb, problem.Malformed(`amount must be a non-negative decimal such as "738.05"`)

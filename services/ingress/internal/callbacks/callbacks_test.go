@@ -14,6 +14,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/hookline/hookline/pkg/config"
+	"github.com/hookline/hookline/pkg/safedial"
 	"github.com/hookline/hookline/pkg/streams"
 	"github.com/hookline/hookline/pkg/testkit"
 	"github.com/hookline/hookline/services/ingress/internal/problem"
@@ -85,11 +86,16 @@ type env struct {
 
 func setup(t *testing.T, mutate func(*config.Config)) *env {
 	t.Helper()
+	return setupStreams(t, streams.Options{}, mutate)
+}
+
+func setupStreams(t *testing.T, so streams.Options, mutate func(*config.Config)) *env {
+	t.Helper()
 	n := testkit.StartNATS(t)
 	nc, js := n.Conn(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := streams.Ensure(ctx, js, streams.Options{}); err != nil {
+	if err := streams.Ensure(ctx, js, so); err != nil {
 		t.Fatal(err)
 	}
 	pub, err := publish.New(nc, publish.Options{})
@@ -100,7 +106,8 @@ func setup(t *testing.T, mutate func(*config.Config)) *env {
 	if mutate != nil {
 		mutate(cfg)
 	}
-	return &env{e: newEcho(New(cfg, pub, zap.NewNop(), Options{})), js: js}
+	o := Options{Requests: NewBucketStore(js, so)}
+	return &env{e: newEcho(New(cfg, pub, zap.NewNop(), o)), js: js}
 }
 
 func (v *env) post(t *testing.T, orderID, auth, tenant, body string) *httptest.ResponseRecorder {
@@ -204,6 +211,8 @@ func TestIntakeAcceptsVariants(t *testing.T) {
 		{"configured tenant", "n-3", strings.ToUpper(testTenant), validBody, "callbacks." + testTenant, "738.05"},
 		{"explicit default tenant", "n-4", "default", validBody, "callbacks.default", "738.05"},
 		{"unresolvable host is left to the dialer", "n-5", "", `{"amount": "2", "currency": "USD", "timestamp": "1", "callbackUrl": "https://receiver.invalid/cb"}`, "callbacks.default", "2"},
+		{"amount in exponent form", "n-6", "", `{"amount": 7.3805e2, "currency": "USD", "timestamp": "1", "callbackUrl": "https://93.184.216.34/cb"}`, "callbacks.default", "738.05"},
+		{"amount as a power of ten", "n-7", "", `{"amount": 1e5, "currency": "USD", "timestamp": "1", "callbackUrl": "https://93.184.216.34/cb"}`, "callbacks.default", "100000"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -276,6 +285,21 @@ func TestIntakeRefusesAndStoresNothing(t *testing.T) {
 		{"metadata url", "o1", good, "", body("http://169.254.169.254/latest/meta-data/"), 400, CodeForbiddenCallbackURL},
 		{"ipv6 loopback url", "o1", good, "", body("http://[::1]:8080/cb"), 400, CodeForbiddenCallbackURL},
 		{"name resolving to loopback", "o1", good, "", body("http://localhost:8080/cb"), 400, CodeForbiddenCallbackURL},
+		{"ipv4-compatible loopback url", "o1", good, "", body("http://[::127.0.0.1]:8080/cb"), 400, CodeForbiddenCallbackURL},
+		{"ipv4-compatible metadata url", "o1", good, "", body("http://[::169.254.169.254]/"), 400, CodeForbiddenCallbackURL},
+		{"siit loopback url", "o1", good, "", body("http://[::ffff:0:127.0.0.1]/"), 400, CodeForbiddenCallbackURL},
+		{"nat64 private url", "o1", good, "", body("http://[64:ff9b::10.0.0.1]/"), 400, CodeForbiddenCallbackURL},
+		{"local nat64 url", "o1", good, "", body("http://[64:ff9b:1::a00:1]/"), 400, CodeForbiddenCallbackURL},
+		{"6to4 private url", "o1", good, "", body("http://[2002:c0a8:1::1]/"), 400, CodeForbiddenCallbackURL},
+		{"teredo private client url", "o1", good, "", body("http://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/"), 400, CodeForbiddenCallbackURL},
+		{"short ipv4 url", "o1", good, "", body("http://127.1:8080/cb"), 400, CodeInvalidCallbackURL},
+		{"hex ipv4 url", "o1", good, "", body("http://0x7f000001/cb"), 400, CodeInvalidCallbackURL},
+		{"integer ipv4 url", "o1", good, "", body("http://2130706433/cb"), 400, CodeInvalidCallbackURL},
+		{"octal ipv4 url", "o1", good, "", body("http://0177.0.0.1/cb"), 400, CodeInvalidCallbackURL},
+		{"zero host url", "o1", good, "", body("http://0/cb"), 400, CodeInvalidCallbackURL},
+		{"trailing dot ipv4 url", "o1", good, "", body("http://93.184.216.34./cb"), 400, CodeInvalidCallbackURL},
+		{"exponent string amount", "o1", good, "", `{"amount": "1e5", "currency": "USD", "timestamp": "1", "callbackUrl": "https://93.184.216.34/"}`, 400, problem.CodeMalformedPayload},
+		{"negative exponent amount", "o1", good, "", `{"amount": -1e5, "currency": "USD", "timestamp": "1", "callbackUrl": "https://93.184.216.34/"}`, 400, problem.CodeMalformedPayload},
 		{"expired within leeway still passes auth", "o1", "Bearer " + withinLeeway, "", body("http://10.0.0.1/cb"), 400, CodeForbiddenCallbackURL},
 	}
 	for _, tt := range tests {
@@ -303,6 +327,39 @@ func TestIntakeAllowPrivate(t *testing.T) {
 	body := `{"amount": "1", "currency": "USD", "timestamp": "1", "callbackUrl": "http://127.0.0.1:8080/cb"}`
 	if rec := v.post(t, "p-1", "Bearer "+validToken(t), "", body); rec.Code != http.StatusCreated {
 		t.Fatalf("status %d, body %s", rec.Code, rec.Body)
+	}
+	if got := v.stored(t); got != 1 {
+		t.Fatalf("stored %d, want 1", got)
+	}
+}
+
+func TestIntakeAllowCIDRWithPort(t *testing.T) {
+	v := setup(t, func(c *config.Config) {
+		a, err := safedial.ParseAllowCIDR("127.0.0.1/32:8080")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.CallbackAllowCIDRs = []safedial.AllowCIDR{a}
+	})
+	auth := "Bearer " + validToken(t)
+	body := func(url string) string {
+		return `{"amount": "1", "currency": "USD", "timestamp": "1", "callbackUrl": "` + url + `"}`
+	}
+	tests := []struct {
+		give string
+		want int
+	}{
+		{"http://127.0.0.1:8080/cb", http.StatusCreated},
+		{"http://127.0.0.1:6379/", http.StatusBadRequest},
+		{"http://127.0.0.1/", http.StatusBadRequest},
+		{"https://127.0.0.1/", http.StatusBadRequest},
+	}
+	for i, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			if rec := v.post(t, "port-"+strconv.Itoa(i), auth, "", body(tt.give)); rec.Code != tt.want {
+				t.Fatalf("status %d, want %d (body %s)", rec.Code, tt.want, rec.Body)
+			}
+		})
 	}
 	if got := v.stored(t); got != 1 {
 		t.Fatalf("stored %d, want 1", got)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hookline/hookline/pkg/providers/envelope"
 	"io"
 	"math"
 	"net/http"
@@ -306,15 +307,15 @@ func (a *API) parse(r *route, h http.Header, body []byte) (event, error) {
 	case schemeBunjang:
 		return parseBunjang(body)
 	default:
-		return parseStandard(body, h.Get(webhook.HeaderStandardID))
+		return parseStandard(body, webhook.StandardID(h))
 	}
 }
 
 func malformedMessage(err error) string {
 	switch {
-	case errors.Is(err, errNotJSON):
+	case errors.Is(err, envelope.ErrNotJSON):
 		return "body is not a JSON object"
-	case errors.Is(err, errMissingField), errors.Is(err, errInvalidField), errors.Is(err, errDuplicateKey):
+	case errors.Is(err, envelope.ErrMissingField), errors.Is(err, envelope.ErrInvalidField), errors.Is(err, envelope.ErrDuplicateKey):
 		return err.Error() // names the field only; never echoes body content
 	default:
 		return "malformed payload"

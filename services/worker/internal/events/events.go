@@ -67,6 +67,20 @@ func Build(src Source, a Applied) *ordersv1.OrderStatusChanged {
 	}
 }
 
+// ErrNotEncodable marks a transition the canonical encoding cannot carry (protobuf refuses a
+// string field that is not valid UTF-8).
+var ErrNotEncodable = errors.New("not encodable as a canonical event")
+
+// Check encodes the event src would get for provider status status, so a transition that could
+// never be published is refused before it is applied.
+func Check(src Source, status string) error {
+	ev := Build(src, Applied{Status: status})
+	if _, err := (proto.MarshalOptions{Deterministic: true}).Marshal(ev); err != nil {
+		return fmt.Errorf("%w: %w", ErrNotEncodable, err)
+	}
+	return nil
+}
+
 // Msg encodes ev for the ORDERS stream: subject orders.<tenant>.<provider>.status_changed,
 // Nats-Msg-Id = event_id (JetStream drops a re-publish), Content-Type application/protobuf.
 func Msg(ev *ordersv1.OrderStatusChanged) (*nats.Msg, error) {

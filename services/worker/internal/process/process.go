@@ -114,8 +114,7 @@ func (h *Handler) Handle(ctx context.Context, msg jetstream.Msg) error {
 	receivedAt := ReceivedAt(hdr, meta.Timestamp)
 	ev, err := decode.Decode(decode.Input{
 		Provider: provider, Tenant: tenant,
-		EventID: hdr.Get(streams.HeaderEventID), EventType: hdr.Get(streams.HeaderEventType),
-		Body: msg.Data(), Fallback: receivedAt,
+		EventID: hdr.Get(streams.HeaderEventID), Body: msg.Data(), Fallback: receivedAt,
 	})
 	switch {
 	case errors.Is(err, decode.ErrUnhandled):
@@ -135,6 +134,14 @@ func (h *Handler) Handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 	for i, c := range ev.Changes {
 		req.Units[i] = orders.Unit{ItemID: c.ItemID, Status: lc.Resolve(c.Status), OccurredAt: ev.OccurredAt}
+		// Belt and braces behind the envelope parser: nothing that cannot become a canonical event
+		// reaches the apply step, or the order would change without its event.
+		if err := events.Check(events.Source{
+			Tenant: tenant, Provider: provider, OrderID: ev.OrderID, SourceEventID: ev.SourceEventID,
+			ItemID: c.ItemID, OccurredAt: ev.OccurredAt, ReceivedAt: receivedAt,
+		}, req.Units[i].Status.Name); err != nil {
+			return consume.DeadLetter(ReasonMalformed, err, nil)
+		}
 	}
 	res, err := h.o.Store.Apply(ctx, req)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/hookline/hookline/pkg/consume"
 	"github.com/hookline/hookline/pkg/streams"
 	"github.com/hookline/hookline/pkg/testkit"
+	"github.com/hookline/hookline/services/worker/internal/events"
 	"github.com/hookline/hookline/services/worker/internal/metrics"
 	"github.com/hookline/hookline/services/worker/internal/orders"
 	"github.com/nats-io/nats.go"
@@ -77,7 +78,7 @@ type fixture struct {
 	crash struct{ afterApply, afterPublish bool }
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	book, err := orders.NewBook()
 	if err != nil {
@@ -194,7 +195,7 @@ func TestIntegrationHandleErrors(t *testing.T) {
 		{name: "bad subject", msg: &fakeMsg{subject: "webhooks.petstore", data: []byte(`{}`), header: nats.Header{}, seq: 1, delivered: 1},
 			wantDeadLetter: ReasonMalformed},
 		{name: "unhandled type", msg: &fakeMsg{subject: "webhooks.petstore.default", seq: 1, delivered: 1, header: nats.Header{},
-			data: []byte(`{"eventId":"x","eventType":"pet.adopted","data":{}}`)}, wantNil: true},
+			data: []byte(`{"eventId":"x","eventType":"pet.adopted","timestamp":"2024-12-16T10:31:00Z","data":{}}`)}, wantNil: true},
 		{name: "redis down", msg: petstoreMsg(1, "e", "o", "PLACED"), redisDown: true, wantUnavailable: 10 * time.Millisecond},
 		{name: "redis down, later delivery", msg: &fakeMsg{subject: "webhooks.petstore.default", seq: 1, delivered: 7, header: nats.Header{},
 			data: petstoreMsg(1, "e", "o", "PLACED").data}, redisDown: true, wantUnavailable: 20 * time.Millisecond},
@@ -234,5 +235,27 @@ func TestIntegrationHandleErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestIntegrationUnencodableIsPoisonBeforeApply: a transition whose canonical event protobuf
+// cannot encode (here a tenant token that is not UTF-8, which the subject parser lets through)
+// is dead-lettered before the apply step: Redis holds nothing and nothing is published (issue 10
+// item 1; before, the order changed and the encode failed after the apply).
+func TestIntegrationUnencodableIsPoisonBeforeApply(t *testing.T) {
+	f := newFixture(t)
+	msg := petstoreMsg(1, "e-1", "o-1", "PLACED")
+	msg.subject = "webhooks.petstore.t\xff"
+	err := f.h.Handle(context.Background(), msg)
+	var dl *consume.DeadLetterError
+	if !errors.As(err, &dl) || dl.Reason != ReasonMalformed || !errors.Is(err, events.ErrNotEncodable) {
+		t.Fatalf("Handle = %v, want a %s dead letter wrapping ErrNotEncodable", err, ReasonMalformed)
+	}
+	n, err := f.redis.Client(t).DBSize(context.Background()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 || len(f.pub.msgs) != 0 {
+		t.Fatalf("after a poison message: %d Redis keys and %d publishes, want none", n, len(f.pub.msgs))
 	}
 }
