@@ -172,19 +172,21 @@ func (s Service) Run(ctx context.Context, build func(Env) (Parts, error)) error 
 
 	comps, err := s.start(runCtx, nc, parts, &ready)
 	errs := []error{err}
-	exits := make(chan error, len(comps)+1)
+	exits := make(chan error, len(comps))
 	for _, c := range comps {
 		go func() { exits <- c.run(runCtx) }()
 	}
 	running := len(comps)
+	setupDone := make(chan struct{})
 	if err == nil && parts.SetupInBackground && parts.Setup != nil {
-		running++
 		go func() {
+			defer close(setupDone)
 			if s.setup(runCtx, nc, parts.Setup) == nil {
 				ready.set()
-			}
-			exits <- nil // it retries until ctx ends: no error to report
+			} // else ctx ended: it retries until then, so there is no error to report
 		}()
+	} else {
+		close(setupDone)
 	}
 	if err == nil && runCtx.Err() == nil {
 		select {
@@ -210,6 +212,7 @@ func (s Service) Run(ctx context.Context, build func(Env) (Parts, error)) error 
 	for ; running > 0; running-- {
 		errs = append(errs, <-exits)
 	}
+	<-setupDone
 	if parts.Drain != nil {
 		errs = append(errs, parts.Drain(dctx))
 	}
@@ -232,12 +235,12 @@ func (s Service) start(ctx context.Context, nc *nats.Conn, p Parts, ready *readi
 			return nil, err
 		}
 	}
-	if p.Start == nil {
-		return nil, nil
-	}
-	comps, err := p.Start(ctx)
-	if err != nil {
-		return nil, err
+	var comps []Component
+	if p.Start != nil {
+		var err error
+		if comps, err = p.Start(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if p.Setup == nil || !p.SetupInBackground {
 		ready.set()

@@ -284,3 +284,38 @@ func TestShutdownIsBounded(t *testing.T) {
 		t.Errorf("Drain had %s left after the bound was spent, want none", l)
 	}
 }
+
+// With SetupInBackground the components start while NATS is down; the setup check passes once
+// Setup succeeded in the background, and Run still returns nil.
+func TestSetupInBackground(t *testing.T) {
+	n := testkit.StartNATS(t)
+	n.Stop()
+	var attempts atomic.Int32
+	started := make(chan struct{})
+	r := start(t, runtime.Service{NATSURL: n.URL, NATS: natsconn.Options{NoReconnectBuffer: true},
+		ReadyCheck: "bucket", NotReady: errNoBucket,
+	}, func(env runtime.Env) (runtime.Parts, error) {
+		return runtime.Parts{
+			Setup:             bucketSetup(env, &attempts),
+			SetupInBackground: true,
+			Start: func(context.Context) ([]runtime.Component, error) {
+				close(started)
+				return []runtime.Component{{Name: "idle", Run: func(ctx context.Context) error { <-ctx.Done(); return nil }}}, nil
+			},
+		}, nil
+	})
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("components did not start while NATS was down")
+	}
+	testkit.Eventually(t, 20*time.Second, "a second setup attempt", func() bool { return attempts.Load() >= 2 })
+	if code, body := r.readyzBody(); code != http.StatusServiceUnavailable || !strings.Contains(body, errNoBucket.Error()) {
+		t.Fatalf("/readyz before setup = %d %s, want 503 naming the setup check", code, body)
+	}
+	n.Start()
+	testkit.Eventually(t, 30*time.Second, "/readyz 200 after setup", func() bool { return r.readyz() == http.StatusOK })
+	if err := r.stop(); err != nil {
+		t.Fatalf("Run = %v, want nil", err)
+	}
+}
