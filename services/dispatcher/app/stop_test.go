@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookline/hookline/pkg/config"
 	"github.com/hookline/hookline/pkg/testkit"
 	"go.uber.org/zap"
 )
@@ -25,39 +24,16 @@ func TestIntegrationStopsCleanlyDuringNATSOutage(t *testing.T) {
 // Stopped before NATS was ever reachable (setup keeps retrying meanwhile), Run returns nil: a
 // stop asked for is not a failure.
 func TestIntegrationStopsCleanlyBeforeNATS(t *testing.T) {
-	vars := map[string]string{
-		"NATS_URL":                 fmt.Sprintf("nats://127.0.0.1:%d", testkit.FreePort(t)),
-		"HOOKLINE_CALLBACK_SECRET": callbackSecret,
-	}
-	lookup := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
-	base, err := config.Load(lookup, config.Defaults{AdminAddr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := NewConfig(base, lookup)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := testConfig(t, map[string]string{"NATS_URL": fmt.Sprintf("nats://127.0.0.1:%d", testkit.FreePort(t))})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.AdminListener = ln
 	h := &harness{t: t, admin: "http://" + ln.Addr().String()}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, zap.NewNop()) }()
+	stop, _ := testkit.RunInBackground(t, func(ctx context.Context) error { return Run(ctx, cfg, zap.NewNop()) })
 	eventually(t, 20*time.Second, "/healthz 200 and /readyz 503 before NATS", func() bool {
 		return h.get("/healthz") == http.StatusOK && h.get("/readyz") == http.StatusServiceUnavailable
 	})
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run = %v, want nil", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("Run did not return")
-	}
+	stop() // fails the test unless Run returns nil
 }
