@@ -24,7 +24,6 @@ import (
 	"github.com/hookline/hookline/services/worker/internal/query"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
 
@@ -71,10 +70,6 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	ropts, err := redisOptions(cfg.Base.RedisURL)
-	if err != nil {
-		return err
-	}
 	ln := cfg.AdminListener
 	if ln == nil {
 		if ln, err = net.Listen("tcp", cfg.Base.AdminAddr); err != nil {
@@ -95,8 +90,10 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	rdb := redis.NewClient(ropts) // closed below: nothing returns early from here on
-	store := orders.NewStore(rdb, cfg.Worker.DedupeTTL)
+	rdb, store, err := newRedis(cfg, log) // closed below: nothing returns early from here on
+	if err != nil {
+		return err
+	}
 
 	var consuming atomic.Bool
 	adm.AddCheck("nats", natsconn.Check(nc))
@@ -246,21 +243,4 @@ func drainConn(nc *nats.Conn, log *zap.Logger) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	nc.Close()
-}
-
-// redisOptions reads REDIS_URL with the worker's client defaults: handlers share a few
-// pipelines (see orders.Store), so a small pool; and dials fail fast while Redis is down, since
-// the message is redelivered after a backoff anyway.
-func redisOptions(url string) (*redis.Options, error) {
-	o, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
-	}
-	if o.PoolSize == 0 {
-		o.PoolSize = 16
-	}
-	if o.DialerRetries == 0 {
-		o.DialerRetries = 2
-	}
-	return o, nil
 }
