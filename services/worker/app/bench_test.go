@@ -40,9 +40,11 @@ func BenchmarkWorkerDurability(b *testing.B) {
 			if err := replica.Client(b).ReplicaOf(ctx, "127.0.0.1", strconv.Itoa(e.redis.Port)).Err(); err != nil {
 				b.Fatal(err)
 			}
-			eventually(b, 20*time.Second, "replica connected", func() bool {
+			rc := replica.Client(b)
+			eventually(b, 20*time.Second, "replica in sync", func() bool {
 				n, err := orders.DetectReplicas(ctx, e.rdb)
-				return err == nil && n == 1
+				info, ierr := rc.InfoMap(ctx, "replication").Result()
+				return err == nil && ierr == nil && n == 1 && info["Replication"]["master_link_status"] == "up"
 			})
 			benchWorker(b, e, func(c *Config) { c.Redis.MinReplicas = replicas })
 		})

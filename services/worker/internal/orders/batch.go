@@ -124,7 +124,11 @@ func (b *batcher) run() {
 }
 
 func (b *batcher) exec(batch []*call) {
-	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
+	timeout := b.timeout
+	if b.gate != nil {
+		timeout += b.gate.d.Timeout // WAIT may hold the pipeline that long
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	defer func() {
 		for _, c := range batch {

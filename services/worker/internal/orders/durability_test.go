@@ -45,12 +45,13 @@ func TestIntegrationApplyWaitsForReplicas(t *testing.T) {
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		n, err := DetectReplicas(ctx, rdb)
-		if err == nil && n == 1 {
+		// In sync, not only connected: a replica acks offsets to WAIT once its initial sync is done.
+		link, err := replica.Client(t).InfoMap(ctx, "replication").Result()
+		if n, derr := DetectReplicas(ctx, rdb); err == nil && derr == nil && n == 1 && link["Replication"]["master_link_status"] == "up" {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("replica never connected: %d, %v", n, err)
+			t.Fatalf("replica never in sync: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
