@@ -51,13 +51,16 @@ func (n *RedisNode) Start() {
 }
 
 // Kill kills the process with SIGKILL: no shutdown, no last save.
-func (n *RedisNode) Kill() {
-	if n.cmd == nil {
+func (n *RedisNode) Kill() { kill(&n.cmd) }
+
+// kill SIGKILLs *cmd if it runs, reaps it and clears it.
+func kill(cmd **exec.Cmd) {
+	if *cmd == nil {
 		return
 	}
-	_ = n.cmd.Process.Kill()
-	_ = n.cmd.Wait() // killed on purpose; its exit status says nothing
-	n.cmd = nil
+	_ = (*cmd).Process.Kill()
+	_ = (*cmd).Wait() // killed on purpose; its exit status says nothing
+	*cmd = nil
 }
 
 // Running reports whether the process was started and not killed.
