@@ -22,7 +22,6 @@ import (
 	"github.com/hookline/hookline/services/worker/internal/query"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
 
@@ -64,17 +63,15 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("lifecycles: %w", err)
 	}
-	ropts, err := redisOptions(cfg.Base.RedisURL)
+	rdb, store, err := newRedis(cfg, log)
 	if err != nil {
 		return err
 	}
-	rdb := redis.NewClient(ropts)
 	defer func() {
 		if err := rdb.Close(); err != nil {
 			log.Warn("close redis", zap.Error(err))
 		}
 	}()
-	store := orders.NewStore(rdb, cfg.Worker.DedupeTTL)
 	svc := runtime.Service{
 		Name: "worker", Log: log, AdminAddr: cfg.Base.AdminAddr, AdminListener: cfg.AdminListener,
 		NATSURL: cfg.Base.NATSURL, NATS: natsconn.Options{NoReconnectBuffer: true},
@@ -180,21 +177,4 @@ func observe(m *metrics.Metrics) func(consume.Result) {
 			m.Outcomes.WithLabelValues(provider, metrics.KindDLQ).Inc()
 		}
 	}
-}
-
-// redisOptions reads REDIS_URL with the worker's client defaults: handlers share a few
-// pipelines (see orders.Store), so a small pool; and dials fail fast while Redis is down, since
-// the message is redelivered after a backoff anyway.
-func redisOptions(url string) (*redis.Options, error) {
-	o, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
-	}
-	if o.PoolSize == 0 {
-		o.PoolSize = 16
-	}
-	if o.DialerRetries == 0 {
-		o.DialerRetries = 2
-	}
-	return o, nil
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
 
@@ -62,13 +61,11 @@ func Replay(ctx context.Context, cfg Config, log *zap.Logger, o ReplayOptions) (
 	if err != nil {
 		return ReplayProgress{}, err
 	}
-	ropts, err := redisOptions(cfg.Base.RedisURL)
+	rdb, store, err := newRedis(cfg, log)
 	if err != nil {
 		return ReplayProgress{}, err
 	}
-	rdb := redis.NewClient(ropts)
 	defer rdb.Close()
-	store := orders.NewStore(rdb, cfg.Worker.DedupeTTL)
 	defer store.Close()
 	if err := store.Ping(ctx); err != nil {
 		return ReplayProgress{}, fmt.Errorf("redis: %w", err)

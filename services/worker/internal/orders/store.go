@@ -111,11 +111,17 @@ const (
 )
 
 // NewStore returns a store keeping event records for ttl (providers retry for days).
-func NewStore(rdb redis.UniversalClient, ttl time.Duration) *Store {
-	return &Store{
+// On a Redis Cluster, pipelines are sent per node.
+func NewStore(rdb redis.UniversalClient, ttl time.Duration, opts ...Option) *Store {
+	s := &Store{
 		rdb: rdb, ttl: ttl, apply: redis.NewScript(applySource), mark: redis.NewScript(markSource),
 		batch: newBatcher(rdb, pipelines, maxBatch, pipelineTimeout),
 	}
+	for _, o := range opts {
+		o(s)
+	}
+	s.batch.start()
+	return s
 }
 
 // Close sends what is queued (such as published markers) and stops the pipelines. Call it once
@@ -307,17 +313,27 @@ func parseRecord(raw string) (Record, error) {
 }
 
 // classify marks Redis outages with ErrUnavailable: any client-side failure (refused dial, reset
-// connection, timeout, closed pool) and the server's transient refusals. A server error reply
-// such as a script error or a wrong key type stays as it is: retrying will not fix it.
+// connection, timeout, closed pool), the server's transient refusals and a cluster's redirections
+// and failovers. A server error reply such as a script error or a wrong key type stays as it is:
+// retrying will not fix it.
 func classify(err error) error {
 	var rerr redis.Error
-	if errors.As(err, &rerr) {
-		for _, prefix := range []string{"LOADING", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "READONLY", "NOREPLICAS"} {
-			if redis.HasErrorPrefix(err, prefix) {
-				return fmt.Errorf("%w: %w", ErrUnavailable, err)
-			}
-		}
+	switch {
+	case errors.Is(err, ErrUnavailable):
+		return err
+	case errors.As(err, &rerr) && !isTransient(err):
 		return err
 	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// isTransient reports the server replies that mean "not now": the dataset is loading, the node
+// is a replica or lost its primary, the cluster is down or resharding, or the slot moved
+// (MOVED/ASK, also when redirections ran out during a failover).
+func isTransient(err error) bool {
+	_, moved := redis.IsMovedError(err)
+	_, ask := redis.IsAskError(err)
+	return moved || ask || redis.IsLoadingError(err) || redis.IsReadOnlyError(err) || redis.IsClusterDownError(err) ||
+		redis.IsTryAgainError(err) || redis.IsMasterDownError(err) || redis.IsNoReplicasError(err) ||
+		redis.HasErrorPrefix(err, "BUSY")
 }

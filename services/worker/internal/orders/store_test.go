@@ -414,6 +414,11 @@ func TestIntegrationClassify(t *testing.T) {
 	}
 	wrongType := rdb.HGet(ctx, "str", "f").Err()
 	noScript := rdb.EvalSha(ctx, strings.Repeat("0", 40), nil).Err()
+	// reply makes the server answer with exactly this error line, so go-redis parses it into
+	// its typed error as it would a real TRYAGAIN or MOVED.
+	reply := func(line string) error {
+		return rdb.Eval(ctx, "return redis.error_reply(ARGV[1])", nil, line).Err()
+	}
 	tests := []struct {
 		name string
 		give error
@@ -421,7 +426,18 @@ func TestIntegrationClassify(t *testing.T) {
 	}{
 		{"wrong type stays", wrongType, false},
 		{"noscript stays", noScript, false},
+		{"script error stays", reply("ERR user_script:1: bad"), false},
 		{"client failure is an outage", fmt.Errorf("dial: %w", errors.New("connection refused")), true},
+		{"loading", reply("LOADING Redis is loading the dataset in memory"), true},
+		{"tryagain", reply("TRYAGAIN Multiple keys request during rehashing of slot"), true},
+		{"clusterdown", reply("CLUSTERDOWN The cluster is down"), true},
+		{"moved (redirections ran out)", reply("MOVED 3999 127.0.0.1:6381"), true},
+		{"ask", reply("ASK 3999 127.0.0.1:6381"), true},
+		{"readonly replica", reply("READONLY You can't write against a read only replica."), true},
+		{"masterdown", reply("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."), true},
+		{"noreplicas", reply("NOREPLICAS Not enough good replicas to write."), true},
+		{"busy script", reply("BUSY Redis is busy running a script."), true},
+		{"not replicated", fmt.Errorf("%w: %w", ErrUnavailable, ErrNotReplicated), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
