@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hookline/hookline/pkg/consume"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -70,33 +71,51 @@ func (p *Publisher) MaxPayload() int64 { return p.nc.MaxPayload() }
 // A message over the server's max_payload wraps ErrTooLarge; any other failure wraps
 // ErrUnavailable.
 //
+// A publish that fails in a way a resend may fix (consume.Transient: no stream leader during an
+// election, no ack from a leader that died, the client moving to another server of the cluster)
+// is resent with the same msg id after a short pause, until the publish timeout: a leader
+// election costs the provider a slower 2xx, not a 503. Each attempt waits at most
+// consume.AttemptTimeout(timeout) for its ack.
+//
 // ctx's cancellation is ignored: once a message is sent, the caller waits for its true outcome
 // (PubAck, error or the timeout) whatever the client does, so a client that hangs up right after
 // its body is neither told nor counted "not stored" for a message that was stored.
 func (p *Publisher) Publish(_ context.Context, msg *nats.Msg, msgID string) (*jetstream.PubAck, error) {
-	if !p.nc.IsConnected() {
-		return nil, fmt.Errorf("publish %s: %w: %s", msg.Subject, ErrUnavailable, p.nc.Status())
-	}
-	opts := []jetstream.PublishOpt{jetstream.WithStallWait(p.timeout)}
+	opts := []jetstream.PublishOpt{jetstream.WithStallWait(consume.AttemptTimeout(p.timeout))}
 	if msgID != "" {
 		opts = append(opts, jetstream.WithMsgID(msgID))
 	}
-	fut, err := p.js.PublishMsgAsync(msg, opts...)
-	if errors.Is(err, nats.ErrMaxPayload) {
+	ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
+	defer cancel()
+	ack, err := consume.RetryPublish(ctx, consume.AttemptTimeout(p.timeout), func(actx context.Context) (*jetstream.PubAck, error) {
+		return p.attempt(actx, msg, opts)
+	})
+	switch {
+	case err == nil:
+		return ack, nil
+	case errors.Is(err, nats.ErrMaxPayload):
 		return nil, fmt.Errorf("publish %s: %w: %w", msg.Subject, ErrTooLarge, err)
-	}
-	if err != nil {
+	default:
 		return nil, fmt.Errorf("publish %s: %w: %w", msg.Subject, ErrUnavailable, err)
 	}
-	timer := time.NewTimer(p.timeout)
-	defer timer.Stop()
+}
+
+// attempt sends msg once and waits for its ack until ctx ends.
+func (p *Publisher) attempt(ctx context.Context, msg *nats.Msg, opts []jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	if !p.nc.IsConnected() {
+		return nil, fmt.Errorf("%w (%s)", nats.ErrDisconnected, p.nc.Status())
+	}
+	fut, err := p.js.PublishMsgAsync(msg, opts...)
+	if err != nil {
+		return nil, err
+	}
 	select {
 	case ack := <-fut.Ok():
 		return ack, nil
 	case err := <-fut.Err():
-		return nil, fmt.Errorf("publish %s: %w: %w", msg.Subject, ErrUnavailable, err)
-	case <-timer.C:
-		return nil, fmt.Errorf("publish %s: %w: no ack within %s", msg.Subject, ErrUnavailable, p.timeout)
+		return nil, err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("no ack: %w", ctx.Err())
 	}
 }
 
