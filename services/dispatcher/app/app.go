@@ -57,7 +57,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	}
 	defer nc.Close()
 	var ready atomic.Bool
-	adm.AddCheck("nats", natsconn.Check(nc))
+	adm.AddCheck("nats", natsconn.CheckStream(nc, streams.Callbacks))
 	adm.AddCheck("consumer", func(context.Context) error {
 		if !ready.Load() {
 			return ErrNotReady

@@ -141,7 +141,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		return err
 	}
 	adm := admin.New(log)
-	adm.AddCheck("nats", natsconn.Check(nc))
+	adm.AddCheck("nats", natsconn.CheckStream(nc, streams.Webhooks))
 	if cfg.Pprof {
 		adm.EnablePprof()
 	}

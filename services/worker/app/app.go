@@ -99,7 +99,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	store := orders.NewStore(rdb, cfg.Worker.DedupeTTL)
 
 	var consuming atomic.Bool
-	adm.AddCheck("nats", natsconn.Check(nc))
+	adm.AddCheck("nats", natsconn.CheckStream(nc, streams.Webhooks))
 	adm.AddCheck("redis", store.Ping)
 	adm.AddCheck("consumer", func(context.Context) error {
 		if !consuming.Load() {
