@@ -292,3 +292,41 @@ func (c *NATSCluster) WaitForLeader(js jetstream.JetStream, stream, not string, 
 	c.t.Fatalf("stream %s: no leader other than %q within %s: %v", stream, not, within, last)
 	return ""
 }
+
+// WaitForCurrent waits up to within until the stream and, when durable is not empty, that
+// consumer have a leader and every other server as a current replica: after a Restart, the
+// next failover then elects among caught-up peers.
+func (c *NATSCluster) WaitForCurrent(js jetstream.JetStream, stream, durable string, within time.Duration) {
+	c.t.Helper()
+	current := func(ci *jetstream.ClusterInfo) bool {
+		if ci == nil || ci.Leader == "" || len(ci.Replicas) != len(c.servers)-1 {
+			return false
+		}
+		for _, r := range ci.Replicas {
+			if !r.Current || r.Offline {
+				return false
+			}
+		}
+		return true
+	}
+	deadline := time.Now().Add(within)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		ok := false
+		if s, err := js.Stream(ctx, stream); err == nil && current(s.CachedInfo().Cluster) {
+			ok = durable == ""
+			if !ok {
+				cons, err := js.Consumer(ctx, stream, durable)
+				ok = err == nil && current(cons.CachedInfo().Cluster)
+			}
+		}
+		cancel()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("stream %s / consumer %q: replicas not all current within %s", stream, durable, within)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

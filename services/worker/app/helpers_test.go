@@ -29,6 +29,7 @@ import (
 // testEnv is one test's own nats-server and redis-server, and a client connection to each.
 type testEnv struct {
 	t     testing.TB
+	url   string // NATS_URL
 	nats  *testkit.NATS
 	redis *testkit.Redis
 	nc    *nats.Conn
@@ -44,6 +45,7 @@ func newEnv(t testing.TB, aof bool) *testEnv {
 	} else {
 		e.redis = testkit.StartRedis(t)
 	}
+	e.url = e.nats.URL
 	e.nc, e.js = e.nats.Conn(t)
 	e.rdb = e.redis.Client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -62,7 +64,7 @@ func (m envMap) lookup(k string) (string, bool) { v, ok := m[k]; return v, ok }
 func (e *testEnv) config(mut ...func(*Config)) Config {
 	e.t.Helper()
 	vars := envMap{
-		"NATS_URL":                  e.nats.URL,
+		"NATS_URL":                  e.url,
 		"REDIS_URL":                 e.redis.URL,
 		"HOOKLINE_ADMIN_ADDR":       "127.0.0.1:0",
 		EnvConcurrency:              "8",
