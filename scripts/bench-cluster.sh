@@ -48,15 +48,6 @@ start_ingress() { # replicas
 }
 stop_ingress() { kill "$ingress_pid"; wait "$ingress_pid" 2>/dev/null || true; }
 
-run_wrk() { # url corpus
-  CORPUS=$2 wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s scripts/wrk-corpus.lua "$1" >"$work/wrk.out" 2>&1
-  awk '
-    /Requests\/sec:/ {rps=$2}
-    /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
-    /requests in/ {n=$1}
-    /Non-2xx/ {bad=$5}
-    END {printf "%s %s %s %s %s\n", rps, p50, p99, n, bad+0}' "$work/wrk.out"
-}
 
 N=$(( SECS * 90000 ))
 rows=(); declare -A sum=([1]=0 [3]=0)

@@ -31,3 +31,15 @@ text = re.sub(re.escape(begin) + r".*?" + re.escape(end), lambda m: begin + "\n"
 open(path, "w").write(text)
 PY
 }
+
+# run_wrk URL CORPUS: one wrk run of $SECS seconds over $CONNS connections replaying CORPUS (its
+# output in $work/wrk.out); prints "rps p50 p99 requests non2xx".
+run_wrk() { # url corpus
+  CORPUS=$2 wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s scripts/wrk-corpus.lua "$1" >"$work/wrk.out" 2>&1
+  awk '
+    /Requests\/sec:/ {rps=$2}
+    /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
+    /requests in/ {n=$1}
+    /Non-2xx/ {bad=$5}
+    END {printf "%s %s %s %s %s\n", rps, p50, p99, n, bad+0}' "$work/wrk.out"
+}

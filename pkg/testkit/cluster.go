@@ -212,28 +212,7 @@ func (c *NATSCluster) WaitForJetStream() {
 
 func (c *NATSCluster) waitJetStream(url string) {
 	c.t.Helper()
-	nc, err := nats.Connect(url, nats.MaxReconnects(-1))
-	if err != nil {
-		c.t.Fatalf("connect %s: %v", url, err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		c.t.Fatalf("jetstream: %v", err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := js.AccountInfo(ctx)
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("jetstream on %s not ready: %v", url, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitJetStreamAt(c.t, url, 30*time.Second)
 }
 
 // errNoLeader: the stream or consumer has no leader right now.
