@@ -38,7 +38,7 @@ test: deps
 
 ## test-nats29: the integration tests again, against the nats-server binary on PATH (Debian: 2.9)
 test-nats29: deps
-	HOOKLINE_TEST_NATS=binary go test -count=1 -timeout 8m $(filter %/services/ingress/... %/services/worker/... %/services/dispatcher/...,$(PKGS)) ./pkg/consume/integration/ ./pkg/streams/ ./pkg/consumer/integration/ ./pkg/consumer/example/
+	HOOKLINE_TEST_NATS=binary go test -count=1 -timeout 8m $(filter %/services/ingress/... %/services/worker/... %/services/dispatcher/...,$(PKGS)) ./pkg/consume/integration/ ./pkg/streams/ ./pkg/testkit/ ./pkg/natsconn/ ./pkg/consumer/integration/ ./pkg/consumer/example/
 
 ## tools: install buf and protoc-gen-go at pinned versions
 tools:

@@ -34,16 +34,6 @@ NATS_URL=nats://127.0.0.1:$NATS_PORT "$work/hookline" bench-target -mode referen
 wait_port "$HTTP_PORT"; wait_port "$BARE_PORT"; wait_port "$REF_PORT"
 wait_ready "http://127.0.0.1:$ADMIN_PORT"
 
-# One wrk run; prints "rps p50 p99 requests non2xx".
-run_wrk() { # url corpus
-  CORPUS=$2 wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s scripts/wrk-corpus.lua "$1" >"$work/wrk.out" 2>&1
-  awk '
-    /Requests\/sec:/ {rps=$2}
-    /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
-    /requests in/ {n=$1}
-    /Non-2xx/ {bad=$5}
-    END {printf "%s %s %s %s %s\n", rps, p50, p99, n, bad+0}' "$work/wrk.out"
-}
 
 # stored_run PORT STREAM PREFIX: one wrk run against PORT with a fresh corpus, checking that
 # STREAM gained at least one message per 2xx; prints "rps p50 p99 non2xx persisted".

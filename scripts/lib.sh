@@ -71,3 +71,15 @@ start_pipeline() {
   WORKER_PID=$!; pids+=("$WORKER_PID")
   wait_ready "http://127.0.0.1:$IADM"; wait_ready "http://127.0.0.1:$WADM"
 }
+
+# run_wrk URL CORPUS: one wrk run of $SECS seconds over $CONNS connections replaying CORPUS (its
+# output in $work/wrk.out); prints "rps p50 p99 requests non2xx".
+run_wrk() { # url corpus
+  CORPUS=$2 wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s scripts/wrk-corpus.lua "$1" >"$work/wrk.out" 2>&1
+  awk '
+    /Requests\/sec:/ {rps=$2}
+    /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
+    /requests in/ {n=$1}
+    /Non-2xx/ {bad=$5}
+    END {printf "%s %s %s %s %s\n", rps, p50, p99, n, bad+0}' "$work/wrk.out"
+}

@@ -148,7 +148,7 @@ func Load(lookup Lookup, d Defaults) (*Config, error) {
 			c.Windows[p.Name()] = e.Duration(w.Env, w.Default)
 		}
 	}
-	checkURL(e, "NATS_URL", c.NATSURL, "nats", "tls", "ws", "wss")
+	c.NATSURL = checkNATSURLs(e, c.NATSURL)
 	checkURL(e, "REDIS_URL", c.RedisURL, "redis", "rediss", "unix")
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -200,18 +200,49 @@ func Load(lookup Lookup, d Defaults) (*Config, error) {
 	return c, nil
 }
 
-func checkURL(e *Env, name, v string, schemes ...string) {
+// checkNATSURLs validates NATS_URL, one server URL or several comma-separated (the servers of
+// a cluster: the client connects to any and fails over to the others), each on its own, and
+// returns the list with white space around the entries removed.
+func checkNATSURLs(e *Env, v string) string {
+	parts := strings.Split(v, ",")
+	for i, p := range parts {
+		parts[i] = strings.TrimSpace(p)
+		if parts[i] == "" {
+			e.Fail("NATS_URL", "empty entry in the comma-separated list %q", redactURLs(v))
+			return v
+		}
+		if !checkURL(e, "NATS_URL", parts[i], "nats", "tls", "ws", "wss") {
+			return v
+		}
+		if u, _ := url.Parse(parts[i]); u.Host == "" {
+			e.Fail("NATS_URL", "want host:port in %q", redactURL(parts[i]))
+			return v
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+func redactURLs(v string) string {
+	parts := strings.Split(v, ",")
+	for i, p := range parts {
+		parts[i] = redactURL(strings.TrimSpace(p))
+	}
+	return strings.Join(parts, ",")
+}
+
+func checkURL(e *Env, name, v string, schemes ...string) bool {
 	u, err := url.Parse(v)
 	if err != nil {
 		e.Fail(name, "not a URL: %q", redactURL(v))
-		return
+		return false
 	}
 	for _, s := range schemes {
 		if u.Scheme == s {
-			return
+			return true
 		}
 	}
 	e.Fail(name, "want a %s:// URL, got %q", schemes[0], redactURL(v))
+	return false
 }
 
 func redactURL(v string) string {

@@ -106,6 +106,11 @@ func TestLoadEnv(t *testing.T) {
 				t.Errorf("NATSURL = %q", c.NATSURL)
 			}
 		}},
+		{"NATS_URL cluster list", env{"NATS_URL": "nats://u:p@n1:4222, nats://n2:4222 ,tls://n3:4222"}, func(t *testing.T, c *config.Config) {
+			if c.NATSURL != "nats://u:p@n1:4222,nats://n2:4222,tls://n3:4222" {
+				t.Errorf("NATSURL = %q", c.NATSURL)
+			}
+		}},
 		{"REDIS_URL", env{"REDIS_URL": "rediss://:pw@redis:6380/2"}, func(t *testing.T, c *config.Config) {
 			if c.RedisURL != "rediss://:pw@redis:6380/2" {
 				t.Errorf("RedisURL = %q", c.RedisURL)
@@ -282,6 +287,9 @@ func TestLoadEnvInvalid(t *testing.T) {
 	}{
 		{setting: "NATS_URL", give: "http://nats:4222"},
 		{setting: "NATS_URL", give: "://"},
+		{setting: "NATS_URL", give: "nats://n1:4222,http://:hunter2@n2:4222", secrets: []string{"hunter2"}},
+		{setting: "NATS_URL", give: "nats://:hunter2@n1:4222,,nats://n3:4222", secrets: []string{"hunter2"}},
+		{setting: "NATS_URL", give: "nats://n1:4222,nats://"},
 		{setting: "REDIS_URL", give: "http://:hunter2@redis:6379", secrets: []string{"hunter2"}},
 		{setting: "REDIS_URL", give: "redis://:pass word@%zz", secrets: []string{"pass word"}},
 		{setting: "HOOKLINE_LOG_LEVEL", give: "verbose"},

@@ -193,16 +193,11 @@ func NewValue(cons jetstream.Consumer, js jetstream.JetStream, h ValueHandler, l
 func (l *Loop) BackoffFor(n uint64) time.Duration { return Backoff(l.o.Backoff, n) }
 
 // Run handles messages until ctx ends, then drains (see the package doc) and returns nil. If
-// the messages end while ctx is still live (consumer deleted, connection closed), Run returns an
-// error wrapping ErrMessagesEnded.
+// the messages end while ctx is still live, Run finds out why: when the connection is closed
+// for good or the durable no longer exists it returns an error wrapping ErrMessagesEnded;
+// otherwise (its leader moved, a server of the cluster went away mid-pull, the durable was
+// re-created) it opens a new message flow on the same durable after a short pause and goes on.
 func (l *Loop) Run(ctx context.Context) error {
-	it, err := l.cons.Messages(jetstream.PullMaxMessages(l.o.Batch))
-	if err != nil {
-		return fmt.Errorf("consume: %w", err)
-	}
-	stopDrain := context.AfterFunc(ctx, it.Drain)
-	defer stopDrain()
-
 	// Handlers run on a context that outlives ctx by the drain timeout, so messages in hand can
 	// finish and be settled on shutdown.
 	hctx, cancelHandlers := context.WithCancel(context.WithoutCancel(ctx))
@@ -229,20 +224,68 @@ func (l *Loop) Run(ctx context.Context) error {
 		timerMu.Unlock()
 	}()
 
+	pause := resumeFirstPause
+	for first := true; ; first = false {
+		began := time.Now()
+		endErr, err := l.flow(ctx, hctx)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil && first:
+			return err
+		case err != nil:
+			endErr = err
+		}
+		if !l.resumable(ctx, endErr) {
+			return fmt.Errorf("consume: %w: %w", ErrMessagesEnded, endErr)
+		}
+		if time.Since(began) > resumeResetAfter {
+			pause = resumeFirstPause
+		}
+		l.log.Warn("consume: message flow interrupted, resuming", "error", endErr, "in", pause)
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		pause = min(2*pause, resumeMaxPause)
+	}
+}
+
+// Pacing of Run's resumptions after the message flow ended by itself.
+const (
+	resumeFirstPause = 100 * time.Millisecond
+	resumeMaxPause   = 5 * time.Second
+	resumeResetAfter = 10 * time.Second
+	resumeInfoWait   = 5 * time.Second
+)
+
+// flow runs the workers over one message iterator until it ends, and returns why it ended
+// (endErr), or err when it could not be opened.
+func (l *Loop) flow(ctx, hctx context.Context) (endErr, err error) {
+	it, err := l.cons.Messages(jetstream.PullMaxMessages(l.o.Batch))
+	if err != nil {
+		return nil, fmt.Errorf("consume: %w", err)
+	}
+	stopDrain := context.AfterFunc(ctx, it.Drain)
+	defer stopDrain()
 	var (
 		wg      sync.WaitGroup
 		endOnce sync.Once
-		endErr  error
 	)
 	for range l.o.Workers {
 		wg.Go(func() {
 			for {
 				msg, err := it.Next()
 				if err != nil {
-					if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-						l.log.Error("consume: next message", "error", err)
-					}
 					endOnce.Do(func() { endErr = err })
+					if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+						l.log.Warn("consume: next message", "error", err)
+						// One worker's error ends the flow for all of them.
+						it.Stop()
+					}
 					return
 				}
 				l.handle(hctx, msg)
@@ -250,11 +293,27 @@ func (l *Loop) Run(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
-	if ctx.Err() == nil {
-		// The iterator ended by itself (consumer deleted, connection closed): not a shutdown.
-		return fmt.Errorf("consume: %w: %w", ErrMessagesEnded, endErr)
+	return endErr, nil
+}
+
+// resumable reports whether a message flow that ended by itself with endErr can be opened
+// again: not once the connection is closed for good, nor when the durable is gone. A durable
+// whose state cannot be read (no leader during an election) counts as there.
+func (l *Loop) resumable(ctx context.Context, endErr error) bool {
+	if errors.Is(endErr, jetstream.ErrConnectionClosed) || errors.Is(endErr, nats.ErrConnectionClosed) ||
+		l.js.Conn().IsClosed() {
+		return false
 	}
-	return nil
+	ictx, cancel := context.WithTimeout(ctx, resumeInfoWait)
+	defer cancel()
+	_, err := l.cons.Info(ictx)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return false
+	}
+	if err != nil {
+		l.log.Warn("consume: durable state unknown, resuming anyway", "error", err)
+	}
+	return true
 }
 
 func (l *Loop) handle(ctx context.Context, msg jetstream.Msg) {
@@ -400,7 +459,12 @@ func (l *Loop) publishDLQ(ctx context.Context, r *Result, extra map[string]strin
 	pctx, cancel := context.WithTimeout(ctx, dlqPublishTimeout)
 	defer cancel()
 	id := DLQMsgID(r.Stream, r.StreamSeq, r.Consumer)
-	if _, err := l.js.PublishMsg(pctx, dlq, jetstream.WithMsgID(id)); err != nil {
+	// During a DLQ leader election the publish waits for the new leader rather than handing the
+	// message back at once; the msg id makes a resend that was stored after all a duplicate.
+	_, err := RetryPublish(pctx, AttemptTimeout(dlqPublishTimeout), func(actx context.Context) (*jetstream.PubAck, error) {
+		return l.js.PublishMsg(actx, dlq, jetstream.WithMsgID(id))
+	})
+	if err != nil {
 		return fmt.Errorf("publish dlq: %w", err)
 	}
 	return nil

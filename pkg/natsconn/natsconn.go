@@ -29,7 +29,7 @@ type Options struct {
 	ConnectTimeout time.Duration
 }
 
-// Connect dials rawURL. It retries the initial connection in the background (RetryOnFailedConnect)
+// Connect dials rawURL, one server URL or several comma-separated. It retries the initial connection in the background (RetryOnFailedConnect)
 // so a service can start before NATS and report not-ready until it connects.
 func Connect(rawURL string, log *zap.Logger, o Options) (*nats.Conn, error) {
 	if o.ConnectTimeout <= 0 {
@@ -64,6 +64,9 @@ func Connect(rawURL string, log *zap.Logger, o Options) (*nats.Conn, error) {
 	if o.NoReconnectBuffer {
 		opts = append(opts, nats.ReconnectBufSize(-1))
 	}
+	// rawURL may list several servers (a cluster): the client connects to one at random and
+	// fails over to the others, and to those the cluster announces.
+	log.Info("nats connecting", zap.String("servers", RedactURL(rawURL)), zap.String("name", o.Name))
 	nc, err := nats.Connect(rawURL, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect nats %s: %w", RedactURL(rawURL), err)

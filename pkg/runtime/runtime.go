@@ -49,6 +49,10 @@ type Service struct {
 	// options (an empty Name is filled from Name).
 	NATSURL string
 	NATS    natsconn.Options
+	// ReadyStream, if set, makes the "nats" readiness check ask JetStream for this stream's info
+	// (cached briefly) instead of only looking at the connection, so /readyz tells the truth
+	// during a stream leader election in a cluster.
+	ReadyStream string
 	// ShutdownTimeout bounds stopping the components and draining (DefaultShutdownTimeout if 0).
 	ShutdownTimeout time.Duration
 	// ReadyCheck names the readiness check that fails with NotReady (ErrNotReady if nil) from
@@ -134,7 +138,11 @@ func (s Service) Run(ctx context.Context, build func(Env) (Parts, error)) error 
 		wrap = func(c admin.Check) admin.Check { return c }
 	}
 	adm := admin.New(s.Log)
-	adm.AddCheck("nats", wrap(natsconn.Check(nc)))
+	natsCheck := natsconn.Check(nc)
+	if s.ReadyStream != "" {
+		natsCheck = natsconn.CheckStream(nc, s.ReadyStream)
+	}
+	adm.AddCheck("nats", wrap(natsCheck))
 	var ready readiness
 	if s.ReadyCheck != "" {
 		notReady := s.NotReady

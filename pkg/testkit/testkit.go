@@ -123,16 +123,23 @@ func (n *NATS) Start() {
 }
 
 func (n *NATS) waitJetStream() {
-	nc, err := nats.Connect(n.URL)
+	n.t.Helper()
+	waitJetStreamAt(n.t, n.URL, 15*time.Second)
+}
+
+// waitJetStreamAt waits up to within until JetStream answers an account info request at url.
+func waitJetStreamAt(t testing.TB, url string, within time.Duration) {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1))
 	if err != nil {
-		n.t.Fatalf("connect nats: %v", err)
+		t.Fatalf("connect %s: %v", url, err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
-		n.t.Fatalf("jetstream: %v", err)
+		t.Fatalf("jetstream: %v", err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(within)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_, err := js.AccountInfo(ctx)
@@ -141,7 +148,7 @@ func (n *NATS) waitJetStream() {
 			return
 		}
 		if time.Now().After(deadline) {
-			n.t.Fatalf("jetstream not ready: %v", err)
+			t.Fatalf("jetstream on %s not ready: %v", url, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -481,3 +481,71 @@ func TestRunEndsWithErrorWhenConsumerDeleted(t *testing.T) {
 		t.Fatal("Run still running 30s after its consumer was deleted")
 	}
 }
+
+// flakyFlow is a real consumer whose first message flow breaks at its first Next, the way a
+// pull breaks when the consumer's leader moves or its server goes away.
+type flakyFlow struct {
+	jetstream.Consumer
+	mu     sync.Mutex
+	opened int
+}
+
+func (f *flakyFlow) Messages(opts ...jetstream.PullMessagesOpt) (jetstream.MessagesContext, error) {
+	it, err := f.Consumer.Messages(opts...)
+	f.mu.Lock()
+	f.opened++
+	first := f.opened == 1
+	f.mu.Unlock()
+	if err != nil || !first {
+		return it, err
+	}
+	return &breakingIter{MessagesContext: it}, nil
+}
+
+func (f *flakyFlow) numOpened() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.opened
+}
+
+type breakingIter struct {
+	jetstream.MessagesContext
+	once sync.Once
+}
+
+func (i *breakingIter) Next(opts ...jetstream.NextOpt) (jetstream.Msg, error) {
+	broke := false
+	i.once.Do(func() { broke = true })
+	if broke {
+		i.Stop()
+		return nil, jetstream.ErrConsumerDeleted
+	}
+	return i.MessagesContext.Next(opts...)
+}
+
+// A message flow that ends while the durable still exists is opened again: Run goes on
+// consuming instead of returning ErrMessagesEnded.
+func TestRunResumesWhenTheFlowBreaks(t *testing.T) {
+	h := newHarness(t, 30*time.Second)
+	h.publish("a")
+	h.publish("b")
+	flaky := &flakyFlow{Consumer: h.cons}
+	l := consume.New(flaky, h.js, h.record(func(context.Context, jetstream.Msg, int) error { return nil }),
+		logging.NewKV(zaptest.NewLogger(t)), consume.Options{Workers: 2})
+	stop, errc := testkit.RunInBackground(t, l.Run)
+	h.settled(2)
+	if n := flaky.numOpened(); n < 2 {
+		t.Fatalf("message flow opened %d times, want a second time after it broke", n)
+	}
+	select {
+	case err := <-errc:
+		t.Fatalf("Run returned %v after the flow broke, want it to go on", err)
+	default:
+	}
+	h.publish("c")
+	h.settled(3)
+	stop()
+	if n := h.numCalls(); n != 3 {
+		t.Fatalf("%d handler calls, want 3", n)
+	}
+}

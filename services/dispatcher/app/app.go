@@ -45,7 +45,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	defer sender.Close()
 	svc := runtime.Service{
 		Name: "dispatcher", Log: log, AdminAddr: cfg.AdminAddr, AdminListener: cfg.AdminListener,
-		NATSURL: cfg.NATSURL, ShutdownTimeout: shutdownTimeout, ReadyCheck: "consumer", NotReady: ErrNotReady,
+		NATSURL: cfg.NATSURL, ReadyStream: streams.Callbacks, ShutdownTimeout: shutdownTimeout, ReadyCheck: "consumer", NotReady: ErrNotReady,
 	}
 	return svc.Run(ctx, func(env runtime.Env) (runtime.Parts, error) {
 		metrics, err := deliver.NewMetrics(env.Admin.Registry())

@@ -145,7 +145,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	}
 	defer func() { _ = sp.Close() }() // closed after the forwarder and the server stopped
 	svc := runtime.Service{
-		Name: "ingress", Log: log, AdminAddr: cfg.AdminAddr, NATSURL: cfg.NATSURL,
+		Name: "ingress", Log: log, AdminAddr: cfg.AdminAddr, NATSURL: cfg.NATSURL, ReadyStream: streams.Webhooks,
 		NATS:            natsconn.Options{NoReconnectBuffer: true},
 		ShutdownTimeout: cfg.ShutdownTimeout, ReadyCheck: "streams", NotReady: errStreamsNotReady,
 		WrapCheck: sp.Check,

@@ -42,7 +42,6 @@ var stdSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("standard-we
 // ingress is one running ingress process (in-process app.Run) against a test NATS server.
 type ingress struct {
 	t      *testing.T
-	nats   *testkit.NATS
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	url    string
@@ -52,7 +51,20 @@ type ingress struct {
 	done   chan error
 }
 
-func startIngress(t *testing.T, n *testkit.NATS, extra map[string]string) *ingress {
+// natsUnderTest is a test NATS server or cluster.
+type natsUnderTest interface {
+	Conn(t testing.TB) (*nats.Conn, jetstream.JetStream)
+}
+
+// natsURL is the NATS_URL of n: its URL, or every server of a cluster.
+func natsURL(n natsUnderTest) string {
+	if c, ok := n.(*testkit.NATSCluster); ok {
+		return c.URLs()
+	}
+	return n.(*testkit.NATS).URL
+}
+
+func startIngress(t *testing.T, n natsUnderTest, extra map[string]string) *ingress {
 	t.Helper()
 	dir := t.TempDir()
 	tenants := fmt.Sprintf(`tenants:
@@ -74,7 +86,7 @@ sources:
 		t.Fatal(err)
 	}
 	env := map[string]string{
-		"NATS_URL":                  n.URL,
+		"NATS_URL":                  natsURL(n),
 		"HOOKLINE_HTTP_ADDR":        "127.0.0.1:0",
 		"HOOKLINE_ADMIN_ADDR":       "127.0.0.1:0",
 		"HOOKLINE_PETSTORE_SECRETS": "rotated-old-secret," + petSecret,
@@ -93,7 +105,7 @@ sources:
 	addrs := make(chan [2]net.Addr, 1)
 	cfg.OnListen = func(pub, adm net.Addr) { addrs <- [2]net.Addr{pub, adm} }
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &ingress{t: t, nats: n, cancel: cancel, done: make(chan error, 1),
+	in := &ingress{t: t, cancel: cancel, done: make(chan error, 1),
 		client: &http.Client{Timeout: 10 * time.Second}}
 	go func() { in.done <- app.Run(ctx, cfg, zap.NewNop()) }()
 	select {

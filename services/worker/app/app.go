@@ -74,7 +74,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	}()
 	svc := runtime.Service{
 		Name: "worker", Log: log, AdminAddr: cfg.Base.AdminAddr, AdminListener: cfg.AdminListener,
-		NATSURL: cfg.Base.NATSURL, NATS: natsconn.Options{NoReconnectBuffer: true},
+		NATSURL: cfg.Base.NATSURL, ReadyStream: streams.Webhooks, NATS: natsconn.Options{NoReconnectBuffer: true},
 		ShutdownTimeout: shutdownTimeout, ReadyCheck: "consumer", NotReady: ErrNotConsuming,
 	}
 	return svc.Run(ctx, func(env runtime.Env) (runtime.Parts, error) {

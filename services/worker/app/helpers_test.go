@@ -29,6 +29,7 @@ import (
 // testEnv is one test's own nats-server and redis-server, and a client connection to each.
 type testEnv struct {
 	t     testing.TB
+	url   string // NATS_URL
 	nats  *testkit.NATS
 	redis *testkit.Redis
 	nc    *nats.Conn
@@ -54,6 +55,7 @@ func newEnv(t testing.TB, aof bool) *testEnv {
 func newNATSEnv(t testing.TB) *testEnv {
 	t.Helper()
 	e := &testEnv{t: t, nats: testkit.StartNATS(t)}
+	e.url = e.nats.URL
 	e.nc, e.js = e.nats.Conn(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -71,7 +73,7 @@ func (m envMap) lookup(k string) (string, bool) { v, ok := m[k]; return v, ok }
 func (e *testEnv) config(mut ...func(*Config)) Config {
 	e.t.Helper()
 	vars := envMap{
-		"NATS_URL":                  e.nats.URL,
+		"NATS_URL":                  e.url,
 		"HOOKLINE_ADMIN_ADDR":       "127.0.0.1:0",
 		EnvConcurrency:              "8",
 		EnvAckWait:                  "2s",

@@ -8,8 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
+	"github.com/hookline/hookline/pkg/consume"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -70,34 +72,172 @@ func (p *Publisher) MaxPayload() int64 { return p.nc.MaxPayload() }
 // A message over the server's max_payload wraps ErrTooLarge; any other failure wraps
 // ErrUnavailable.
 //
+// A publish that fails in a way a resend may fix (consume.Transient: no stream leader during an
+// election, no ack from a leader that died, the client moving to another server of the cluster)
+// is resent with the same msg id after a short pause, until the publish timeout: a leader
+// election costs the provider a slower 2xx, not a 503. Each attempt waits at most
+// consume.AttemptTimeout(timeout) for its ack.
+//
 // ctx's cancellation is ignored: once a message is sent, the caller waits for its true outcome
 // (PubAck, error or the timeout) whatever the client does, so a client that hangs up right after
 // its body is neither told nor counted "not stored" for a message that was stored.
 func (p *Publisher) Publish(_ context.Context, msg *nats.Msg, msgID string) (*jetstream.PubAck, error) {
-	if !p.nc.IsConnected() {
-		return nil, fmt.Errorf("publish %s: %w: %s", msg.Subject, ErrUnavailable, p.nc.Status())
-	}
-	opts := []jetstream.PublishOpt{jetstream.WithStallWait(p.timeout)}
+	per := consume.AttemptTimeout(p.timeout)
+	opts := []jetstream.PublishOpt{jetstream.WithStallWait(per)}
 	if msgID != "" {
 		opts = append(opts, jetstream.WithMsgID(msgID))
 	}
-	fut, err := p.js.PublishMsgAsync(msg, opts...)
+	w := newWaiter()
+	defer w.close()
+	overall := time.NewTimer(p.timeout)
+	defer overall.Stop()
+	var lastErr error // the last failure reported; a silent attempt leaves it as it was
+	outstanding := 0  // attempts sent whose outcome has not arrived
+	pause := time.Duration(0)
+	// final answers err once no attempt is in flight any more (or the time is up), so a 503
+	// for a missing stream is not followed by an earlier attempt landing in the re-created one;
+	// an ack that still arrives wins.
+	final := func(err error) (*jetstream.PubAck, error) {
+		for ; outstanding > 0; outstanding-- {
+			select {
+			case ack := <-w.ok:
+				return ack, nil
+			case <-w.err:
+			case <-overall.C:
+				return nil, p.fail(msg, err)
+			}
+		}
+		return nil, p.fail(msg, err)
+	}
+	for n := 1; ; n++ {
+		if err := p.send(w, msg, opts); err != nil {
+			if !consume.Transient(err) || p.streamMissing(msg.Subject, err, per) {
+				return final(err)
+			}
+			lastErr = err
+		} else {
+			outstanding++
+		}
+		// Wait for any attempt's answer (a late ack of an earlier attempt counts: same msg id),
+		// until this attempt's share of the time is up or it failed.
+		next := time.NewTimer(per)
+		for waiting := true; waiting; {
+			select {
+			case ack := <-w.ok:
+				next.Stop()
+				return ack, nil
+			case err := <-w.err:
+				outstanding--
+				if !consume.Transient(err) || p.streamMissing(msg.Subject, err, per) {
+					next.Stop()
+					return final(err)
+				}
+				lastErr = err
+				pause = min(max(2*pause, 25*time.Millisecond), 500*time.Millisecond)
+				next.Reset(pause) // resend shortly
+			case <-next.C:
+				// Silence: resend, unless no stream captures the subject any more (a resend
+				// could land in the stream once it is re-created, after the caller's 503).
+				if p.streamGone(msg.Subject, per) {
+					return final(errors.Join(lastErr, fmt.Errorf("%w: %w", jetstream.ErrNoStreamResponse, errNoStream)))
+				}
+				waiting = false
+			case <-overall.C:
+				next.Stop()
+				if lastErr == nil {
+					lastErr = fmt.Errorf("no ack within %s", p.timeout)
+				}
+				return nil, p.fail(msg, fmt.Errorf("%d attempts: %w", n, lastErr))
+			}
+		}
+	}
+}
+
+func (p *Publisher) fail(msg *nats.Msg, err error) error {
 	if errors.Is(err, nats.ErrMaxPayload) {
-		return nil, fmt.Errorf("publish %s: %w: %w", msg.Subject, ErrTooLarge, err)
+		return fmt.Errorf("publish %s: %w: %w", msg.Subject, ErrTooLarge, err)
 	}
+	return fmt.Errorf("publish %s: %w: %w", msg.Subject, ErrUnavailable, err)
+}
+
+// streamMissing reports whether a "no responders" for subject means no stream captures it (a
+// stream deleted, or a server back without its data) rather than a stream without a leader for
+// the moment (an election). A missing stream is not waited for; the caller answers at once and
+// the stream keeper re-creates it.
+func (p *Publisher) streamMissing(subject string, err error, wait time.Duration) bool {
+	if !errors.Is(err, jetstream.ErrNoStreamResponse) && !errors.Is(err, nats.ErrNoResponders) {
+		return false
+	}
+	return p.streamGone(subject, wait)
+}
+
+// errNoStream: JetStream says no stream captures the subject.
+var errNoStream = errors.New("no stream for the subject")
+
+// streamGone asks JetStream, within wait, whether no stream captures subject. An API that does
+// not answer (no meta leader) is not a no.
+func (p *Publisher) streamGone(subject string, wait time.Duration) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	_, err := p.js.StreamNameBySubject(ctx, subject)
+	var apiErr *jetstream.APIError
+	return errors.Is(err, jetstream.ErrStreamNotFound) ||
+		(errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamNotFound)
+}
+
+// send publishes msg once; its outcome arrives on w.
+func (p *Publisher) send(w *waiter, msg *nats.Msg, opts []jetstream.PublishOpt) error {
+	if !p.nc.IsConnected() {
+		return fmt.Errorf("%w (%s)", nats.ErrDisconnected, p.nc.Status())
+	}
+	// Each attempt sends its own copy: the client sets the msg id header on the message it is
+	// given and may still read an earlier attempt's message (its ack or timeout handling).
+	m := &nats.Msg{Subject: msg.Subject, Data: msg.Data, Header: make(nats.Header, len(msg.Header)+1)}
+	for k, v := range msg.Header {
+		m.Header[k] = v
+	}
+	fut, err := p.js.PublishMsgAsync(m, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("publish %s: %w: %w", msg.Subject, ErrUnavailable, err)
+		return err
 	}
-	timer := time.NewTimer(p.timeout)
-	defer timer.Stop()
-	select {
-	case ack := <-fut.Ok():
-		return ack, nil
-	case err := <-fut.Err():
-		return nil, fmt.Errorf("publish %s: %w: %w", msg.Subject, ErrUnavailable, err)
-	case <-timer.C:
-		return nil, fmt.Errorf("publish %s: %w: no ack within %s", msg.Subject, ErrUnavailable, p.timeout)
-	}
+	w.watch(fut)
+	return nil
+}
+
+// waiter collects the outcomes of one message's attempts. Each watched future has a goroutine
+// that forwards its ack or error, or ends when the waiter is closed; close joins them.
+type waiter struct {
+	ok   chan *jetstream.PubAck
+	err  chan error
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+func newWaiter() *waiter {
+	return &waiter{ok: make(chan *jetstream.PubAck), err: make(chan error), done: make(chan struct{})}
+}
+
+func (w *waiter) watch(fut jetstream.PubAckFuture) {
+	w.wg.Go(func() {
+		select {
+		case ack := <-fut.Ok():
+			select {
+			case w.ok <- ack:
+			case <-w.done:
+			}
+		case err := <-fut.Err():
+			select {
+			case w.err <- err:
+			case <-w.done:
+			}
+		case <-w.done:
+		}
+	})
+}
+
+func (w *waiter) close() {
+	close(w.done)
+	w.wg.Wait()
 }
 
 // Flush waits until every pending publish is acknowledged or failed, or ctx ends.

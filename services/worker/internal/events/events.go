@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hookline/hookline/pkg/consume"
 	"github.com/hookline/hookline/pkg/streams"
 	ordersv1 "github.com/hookline/hookline/proto/gen/hookline/orders/v1"
 	"github.com/nats-io/nats.go"
@@ -122,9 +123,19 @@ func NewPublisher(js asyncPublisher, timeout time.Duration) *Publisher {
 }
 
 // Publish sends msgs and returns once JetStream stored every one (a duplicate counts as stored).
+// A batch that fails in a way a resend may fix (consume.Transient: a leader election, a leader
+// that died before acking) is sent again, whole, until the timeout: every event carries its
+// Nats-Msg-Id, so the copies already stored are dropped as duplicates.
 func (p *Publisher) Publish(ctx context.Context, msgs []*nats.Msg) error {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
+	_, err := consume.RetryPublish(ctx, consume.AttemptTimeout(p.timeout), func(actx context.Context) (struct{}, error) {
+		return struct{}{}, p.publishOnce(actx, msgs)
+	})
+	return err
+}
+
+func (p *Publisher) publishOnce(ctx context.Context, msgs []*nats.Msg) error {
 	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
 	for _, m := range msgs {
 		f, err := p.js.PublishMsgAsync(m)

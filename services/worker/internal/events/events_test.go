@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -90,5 +91,52 @@ func TestPublish(t *testing.T) {
 	err := NewPublisher(fakeJS{err: jetstream.ErrNoStreamResponse}, time.Second).Publish(context.Background(), []*nats.Msg{m})
 	if !errors.Is(err, ErrNotStored) || !errors.Is(err, jetstream.ErrNoStreamResponse) {
 		t.Fatalf("Publish = %v, want ErrNotStored wrapping the cause", err)
+	}
+}
+
+// flakyJS fails the first failures publishes with err, then acks.
+type flakyJS struct {
+	mu       sync.Mutex
+	failures int
+	err      error
+	calls    int
+}
+
+func (j *flakyJS) PublishMsgAsync(m *nats.Msg, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.calls++
+	if j.calls <= j.failures {
+		return fakeJS{err: j.err}.PublishMsgAsync(m, opts...)
+	}
+	return fakeJS{}.PublishMsgAsync(m, opts...)
+}
+
+// A leader election (no responders) is waited out within the timeout; an error a resend cannot
+// fix is returned at the first attempt.
+func TestPublishRetriesTransientFailures(t *testing.T) {
+	m := nats.NewMsg("orders.default.petstore.status_changed")
+	m.Header.Set("Nats-Msg-Id", "petstore:default:e")
+	tests := []struct {
+		name      string
+		give      error
+		wantErr   error
+		wantCalls int
+	}{
+		{"no stream leader for a moment", jetstream.ErrNoStreamResponse, nil, 3},
+		{"no ack from a dead leader", jetstream.ErrAsyncPublishTimeout, nil, 3},
+		{"not retryable", jetstream.ErrInvalidJSAck, jetstream.ErrInvalidJSAck, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			js := &flakyJS{failures: 2, err: tt.give}
+			err := NewPublisher(js, 10*time.Second).Publish(context.Background(), []*nats.Msg{m})
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Fatalf("Publish = %v, want %v", err, tt.wantErr)
+			}
+			if js.calls != tt.wantCalls {
+				t.Errorf("%d publishes, want %d", js.calls, tt.wantCalls)
+			}
+		})
 	}
 }
