@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure nats-server (with JetStream) and redis-server are installed and listening on
 # 127.0.0.1:4222 and 127.0.0.1:6379, installing the Debian packages when they are missing.
-# Tests start their own servers on free ports; the binaries must be on PATH.
+# Tests start their own servers on free ports; the binaries must be on PATH. The worker console's
+# browser test drives Debian's Chromium headless (/usr/bin/chromium).
 set -euo pipefail
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -9,6 +10,7 @@ listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 need=()
 command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+[ -x /usr/bin/chromium ] || need+=(chromium chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing ${need[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

@@ -17,6 +17,7 @@ import (
 	"github.com/hookline/hookline/pkg/logging"
 	"github.com/hookline/hookline/pkg/natsconn"
 	"github.com/hookline/hookline/pkg/streams"
+	"github.com/hookline/hookline/services/worker/internal/console"
 	"github.com/hookline/hookline/services/worker/internal/events"
 	"github.com/hookline/hookline/services/worker/internal/metrics"
 	"github.com/hookline/hookline/services/worker/internal/orders"
@@ -108,11 +109,28 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		return nil
 	})
 	adm.Handle(query.Pattern, query.New(store, log))
+	con, err := console.New(console.Options{Token: cfg.Worker.ConsoleToken.Bytes(), JS: js, Metrics: adm.Registry(),
+		Orders: store, History: console.EventLog{JS: js}, Log: log.Named("console")})
+	switch {
+	case errors.Is(err, console.ErrNoToken): // off: /console/ answers 404
+	case err != nil:
+		_ = rdb.Close() // nothing used it yet
+		return err
+	default:
+		adm.Handle(console.Prefix, con)
+	}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	adminDone := make(chan error, 1)
 	go func() { adminDone <- adm.Serve(runCtx, ln) }()
+	consoleDone := make(chan struct{})
+	go func() {
+		defer close(consoleDone)
+		if con != nil {
+			con.Run(runCtx)
+		}
+	}()
 	log.Info("worker admin listening", zap.String("addr", ln.Addr().String()))
 
 	loopErr := consumeUntilDone(ctx, cfg, log, nc, js, book, store, m, &consuming)
@@ -122,6 +140,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	drainConn(nc, log)
 	cancel()
 	adminErr := <-adminDone
+	<-consoleDone
 	if err := rdb.Close(); err != nil {
 		log.Warn("close redis", zap.Error(err))
 	}
