@@ -3,6 +3,7 @@ module github.com/hookline/hookline/services/worker
 go 1.26.0
 
 require (
+	github.com/chromedp/chromedp v0.23.1
 	github.com/hookline/hookline/pkg v0.1.0
 	github.com/hookline/hookline/proto v0.1.0
 	github.com/nats-io/nats.go v1.55.0
@@ -14,8 +15,8 @@ require (
 
 require (
 	github.com/chromedp/cdproto v0.160.1 // indirect
-	github.com/chromedp/chromedp v0.23.1 // indirect
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+	github.com/oklog/ulid/v2 v2.1.2 // indirect
 )
 
 require (
