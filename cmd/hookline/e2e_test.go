@@ -247,6 +247,28 @@ func TestDevSendOrdersGet(t *testing.T) {
 	if got.Version != 2 {
 		t.Errorf("petstore ord-e2e version %d, want 2 (PLACED, then SHIPPED; the late APPROVED is stale)", got.Version)
 	}
+	// Issue 13: the history lists the three webhooks, two applied and the late APPROVED stale.
+	var hist struct {
+		Events []struct{ Kind string } `json:"events"`
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(hist.Events) < 3 && time.Now().Before(deadline) {
+		if out, err := d.run("orders", "history", "petstore", "ord-e2e", "-json", "-url", d.worker); err == nil {
+			if jerr := json.Unmarshal([]byte(out), &hist); jerr != nil {
+				t.Fatalf("orders history -json printed %q: %v", out, jerr)
+			}
+		}
+		if len(hist.Events) < 3 {
+			time.Sleep(150 * time.Millisecond)
+		}
+	}
+	if len(hist.Events) != 3 || hist.Events[0].Kind != "applied" || hist.Events[1].Kind != "applied" || hist.Events[2].Kind != "stale" {
+		t.Errorf("orders history = %+v, want applied, applied, stale", hist.Events)
+	}
+	if table := d.mustRun("orders", "history", "petstore", "ord-e2e", "-url", d.worker); !strings.Contains(table, "SEQ  KIND") ||
+		strings.Count(table, "petstore:default:") != 2 || !strings.Contains(table, "stale") {
+		t.Errorf("orders history table:\n%s", table)
+	}
 	d.mustRun("send", "bunjang", "-url", d.ingress, "-order", "777", "-items", "7771,7772", "-status", "PAYMENT_RECEIVED")
 	b := d.waitOrder("bunjang", "777", func(s orderState) bool { return len(s.Items) == 2 })
 	for id, it := range b.Items {

@@ -15,18 +15,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookline/hookline/pkg/providers"
+	"github.com/hookline/hookline/pkg/providers/all"
 	"github.com/hookline/hookline/pkg/safedial"
 	"github.com/hookline/hookline/pkg/streams"
 	"gopkg.in/yaml.v3"
 )
 
-// Built-in provider names.
-const (
-	ProviderPetstore = "petstore"
-	ProviderBunjang  = "bunjang"
-	// DefaultTenant is used when a request carries no X-Tenant-ID.
-	DefaultTenant = "default"
-)
+// DefaultTenant is used when a request carries no X-Tenant-ID.
+const DefaultTenant = "default"
 
 // RateLimit is a token bucket; RPS 0 turns it off.
 type RateLimit struct {
@@ -37,15 +34,19 @@ type RateLimit struct {
 // Provider is one provider's settings for one tenant.
 type Provider struct {
 	Secrets []Secret
-	// Tolerance is Bunjang's freshness window, or the Petstore maximum body-timestamp age.
+	// Tolerance is the provider's window (providers.Knobs.Window): a signature freshness
+	// tolerance, or the maximum body-timestamp age.
 	Tolerance time.Duration
+	// TenantKeys are the values of the provider's tenant rule that pick this tenant
+	// (providers.Knobs.TenantKeys: Shopify's shops), lower case.
+	TenantKeys []string
 }
 
 // Tenant is one tenant with its providers.
 type Tenant struct {
 	ID        string
 	RateLimit RateLimit
-	// Providers by name: "petstore", "bunjang". A provider without secrets is absent.
+	// Providers by name (a registered provider's Name). A provider without secrets is absent.
 	Providers map[string]*Provider
 }
 
@@ -61,6 +62,8 @@ type Source struct {
 type Defaults struct {
 	HTTPAddr  string
 	AdminAddr string
+	// Providers is the provider registry (nil: the built-in providers, all.Registry()).
+	Providers *providers.Registry
 }
 
 // Config is everything the services read at start.
@@ -72,10 +75,10 @@ type Config struct {
 	HTTPAddr  string
 	AdminAddr string
 
-	MaxBodyBytes     int64
-	PetstoreMaxAge   time.Duration
-	BunjangTolerance time.Duration
-	Streams          streams.Options
+	MaxBodyBytes int64
+	// Windows holds each provider's default window (providers.Knobs.Window), by provider name.
+	Windows map[string]time.Duration
+	Streams streams.Options
 
 	JWTSecret            Secret
 	CallbackSecret       Secret
@@ -85,6 +88,17 @@ type Config struct {
 
 	Tenants map[string]*Tenant
 	Sources map[string]*Source
+
+	// Providers is the registry the configuration was read with; nil means all.Registry().
+	Providers *providers.Registry
+}
+
+// Registry returns the provider registry: Providers, else the built-in providers.
+func (c *Config) Registry() *providers.Registry {
+	if c.Providers != nil {
+		return c.Providers
+	}
+	return all.Registry()
 }
 
 var uuidRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
@@ -110,14 +124,13 @@ func DefaultCallbackRetryDelays() []time.Duration {
 func Load(lookup Lookup, d Defaults) (*Config, error) {
 	e := NewEnv(lookup)
 	c := &Config{
-		NATSURL:          e.String("NATS_URL", DefaultNATSURL),
-		RedisURL:         e.String("REDIS_URL", DefaultRedisURL),
-		LogLevel:         strings.ToLower(e.String("HOOKLINE_LOG_LEVEL", "info")),
-		HTTPAddr:         e.String("HOOKLINE_HTTP_ADDR", d.HTTPAddr),
-		AdminAddr:        e.String("HOOKLINE_ADMIN_ADDR", d.AdminAddr),
-		MaxBodyBytes:     int64(e.Int("HOOKLINE_MAX_BODY_BYTES", 1<<20, 1, 64<<20)),
-		PetstoreMaxAge:   e.Duration("HOOKLINE_PETSTORE_MAX_AGE", 72*time.Hour),
-		BunjangTolerance: e.Duration("HOOKLINE_BUNJANG_TOLERANCE", 300*time.Second),
+		NATSURL:      e.String("NATS_URL", DefaultNATSURL),
+		RedisURL:     e.String("REDIS_URL", DefaultRedisURL),
+		LogLevel:     strings.ToLower(e.String("HOOKLINE_LOG_LEVEL", "info")),
+		HTTPAddr:     e.String("HOOKLINE_HTTP_ADDR", d.HTTPAddr),
+		AdminAddr:    e.String("HOOKLINE_ADMIN_ADDR", d.AdminAddr),
+		MaxBodyBytes: int64(e.Int("HOOKLINE_MAX_BODY_BYTES", 1<<20, 1, 64<<20)),
+		Windows:      map[string]time.Duration{},
 		Streams: streams.Options{
 			Replicas:        e.Int("HOOKLINE_STREAM_REPLICAS", 1, 1, 5),
 			DuplicateWindow: e.Duration("HOOKLINE_DUPLICATE_WINDOW", 2*time.Minute),
@@ -127,6 +140,13 @@ func Load(lookup Lookup, d Defaults) (*Config, error) {
 		CallbackAllowPrivate: e.Bool("HOOKLINE_CALLBACK_ALLOW_PRIVATE", false),
 		Tenants:              map[string]*Tenant{},
 		Sources:              map[string]*Source{},
+		Providers:            d.Providers,
+	}
+	reg := c.Registry()
+	for _, p := range reg.All() {
+		if w := p.Knobs().Window; w.Env != "" {
+			c.Windows[p.Name()] = e.Duration(w.Env, w.Default)
+		}
 	}
 	checkURL(e, "NATS_URL", c.NATSURL, "nats", "tls", "ws", "wss")
 	checkURL(e, "REDIS_URL", c.RedisURL, "redis", "rediss", "unix")
@@ -156,11 +176,12 @@ func Load(lookup Lookup, d Defaults) (*Config, error) {
 		},
 		Providers: map[string]*Provider{},
 	}
-	if secrets := envSecrets(e, lookup, "HOOKLINE_PETSTORE_SECRETS"); len(secrets) > 0 {
-		def.Providers[ProviderPetstore] = &Provider{Secrets: secrets, Tolerance: c.PetstoreMaxAge}
-	}
-	if secrets := envSecrets(e, lookup, "HOOKLINE_BUNJANG_SECRETS"); len(secrets) > 0 {
-		def.Providers[ProviderBunjang] = &Provider{Secrets: secrets, Tolerance: c.BunjangTolerance}
+	for _, p := range reg.All() {
+		if env := p.Knobs().SecretsEnv; env != "" {
+			if secrets := envSecrets(e, lookup, env); len(secrets) > 0 {
+				def.Providers[p.Name()] = &Provider{Secrets: secrets, Tolerance: c.Windows[p.Name()]}
+			}
+		}
 	}
 	c.Tenants[DefaultTenant] = def
 	if err := e.Err(); err != nil {
@@ -241,11 +262,9 @@ type fileConfig struct {
 			RPS   float64 `yaml:"rps"`
 			Burst int     `yaml:"burst"`
 		} `yaml:"rateLimit"`
-		Providers map[string]struct {
-			Secrets   []string `yaml:"secrets"`
-			Tolerance string   `yaml:"tolerance"`
-			MaxAge    string   `yaml:"maxAge"`
-		} `yaml:"providers"`
+		// Providers by name; each provider's keys are its Knobs (secrets, its window's key, its
+		// tenant keys), checked in providerSettings.
+		Providers map[string]yaml.Node `yaml:"providers"`
 	} `yaml:"tenants"`
 	Sources []struct {
 		Name      string   `yaml:"name"`
@@ -270,6 +289,7 @@ func (c *Config) loadFile(path string, lookup Lookup) error {
 		return fmt.Errorf("%w: HOOKLINE_CONFIG %s: %s: %s", ErrInvalid, path, where, fmt.Sprintf(format, args...))
 	}
 	listed := map[string]bool{}
+	keyOwner := map[string]string{} // provider and tenant key → tenant
 	for i, ft := range fc.Tenants {
 		where := fmt.Sprintf("tenants[%d]", i)
 		id, ok := NormalizeTenantID(ft.ID)
@@ -291,50 +311,30 @@ func (c *Config) loadFile(path string, lookup Lookup) error {
 			}
 			t.RateLimit = RateLimit{RPS: ft.RateLimit.RPS, Burst: ft.RateLimit.Burst}
 		}
-		for name, fp := range ft.Providers {
+		for name, node := range ft.Providers {
 			pw := where + ".providers." + name
-			tol := c.BunjangTolerance
-			switch name {
-			case ProviderPetstore:
-				tol = c.PetstoreMaxAge
-				if fp.Tolerance != "" {
-					return fail(pw+".tolerance", "petstore has no tolerance; use maxAge")
-				}
-				if fp.MaxAge != "" {
-					d, err := ParseDuration(fp.MaxAge)
-					if err != nil || d <= 0 {
-						return fail(pw+".maxAge", "want a positive duration, got %q", fp.MaxAge)
-					}
-					tol = d
-				}
-			case ProviderBunjang:
-				if fp.MaxAge != "" {
-					return fail(pw+".maxAge", "bunjang has no maxAge; use tolerance")
-				}
-				if fp.Tolerance != "" {
-					d, err := ParseDuration(fp.Tolerance)
-					if err != nil || d <= 0 {
-						return fail(pw+".tolerance", "want a positive duration, got %q", fp.Tolerance)
-					}
-					tol = d
-				}
-			default:
-				return fail(pw, "unknown provider %q (want petstore or bunjang; other sources go under sources:)", name)
+			p, ok := c.Registry().Lookup(name)
+			if !ok {
+				return fail(pw, "unknown provider %q (want %s; other sources go under sources:)", name, builtinNames(c.Registry()))
 			}
-			secrets, err := resolveAll(fp.Secrets, lookup)
+			prov, err := c.providerSettings(p, node, lookup, pw, fail)
 			if err != nil {
-				return fail(pw+".secrets", "%v", err)
+				return err
 			}
-			if len(secrets) == 0 {
-				return fail(pw+".secrets", "at least one secret is required")
+			for _, k := range prov.TenantKeys {
+				owner := name + "\x00" + k
+				if other, dup := keyOwner[owner]; dup && other != id {
+					return fail(pw+"."+p.Knobs().TenantKeys, "%q is listed for tenants %s and %s", k, other, id)
+				}
+				keyOwner[owner] = id
 			}
-			t.Providers[name] = &Provider{Secrets: secrets, Tolerance: tol}
+			t.Providers[name] = prov
 		}
 	}
 	for i, fs := range fc.Sources {
 		where := fmt.Sprintf("sources[%d]", i)
-		if !streams.ValidToken(fs.Name) || fs.Name == ProviderPetstore || fs.Name == ProviderBunjang {
-			return fail(where+".name", "want a name of letters, digits, - and _ other than petstore and bunjang, got %q", fs.Name)
+		if _, builtin := c.Registry().Lookup(fs.Name); builtin || !streams.ValidToken(fs.Name) {
+			return fail(where+".name", "want a name of letters, digits, - and _ other than %s, got %q", builtinNames(c.Registry()), fs.Name)
 		}
 		if _, dup := c.Sources[fs.Name]; dup {
 			return fail(where+".name", "source %q is listed twice", fs.Name)
@@ -368,6 +368,78 @@ func (c *Config) loadFile(path string, lookup Lookup) error {
 		c.Sources[fs.Name] = &Source{Name: fs.Name, Tenant: tenant, Secrets: secrets, Tolerance: tol}
 	}
 	return nil
+}
+
+// providerSettings reads one tenant's settings of provider p: `secrets`, the key of its window
+// (tolerance or maxAge) and the key of its tenant rule (shops); any other key is an error.
+func (c *Config) providerSettings(p providers.Provider, node yaml.Node, lookup Lookup, pw string,
+	fail func(where, format string, args ...any) error) (*Provider, error) {
+	k := p.Knobs()
+	var fields map[string]yaml.Node
+	if err := node.Decode(&fields); err != nil {
+		return nil, fail(pw, "want a mapping of settings")
+	}
+	prov := &Provider{Tolerance: c.Windows[p.Name()]}
+	if _, ok := c.Windows[p.Name()]; !ok {
+		prov.Tolerance = k.Window.Default
+	}
+	hasSecrets := false
+	for key, v := range fields {
+		switch {
+		case key == "secrets":
+			var vals []string
+			if err := v.Decode(&vals); err != nil {
+				return nil, fail(pw+".secrets", "want a list of strings")
+			}
+			secrets, err := resolveAll(vals, lookup)
+			if err != nil {
+				return nil, fail(pw+".secrets", "%v", err)
+			}
+			prov.Secrets, hasSecrets = secrets, len(secrets) > 0
+		case k.Window.Key != "" && key == k.Window.Key:
+			var raw string
+			if err := v.Decode(&raw); err != nil {
+				return nil, fail(pw+"."+key, "want a duration")
+			}
+			d, err := ParseDuration(raw)
+			if err != nil || d <= 0 {
+				return nil, fail(pw+"."+key, "want a positive duration, got %q", raw)
+			}
+			prov.Tolerance = d
+		case k.TenantKeys != "" && key == k.TenantKeys:
+			var vals []string
+			if err := v.Decode(&vals); err != nil {
+				return nil, fail(pw+"."+key, "want a list of strings")
+			}
+			for _, s := range vals {
+				s = strings.ToLower(strings.TrimSpace(s))
+				if s == "" {
+					return nil, fail(pw+"."+key, "empty entry")
+				}
+				prov.TenantKeys = append(prov.TenantKeys, s)
+			}
+		case (key == "tolerance" || key == "maxAge") && k.Window.Key != "":
+			return nil, fail(pw+"."+key, "%s has no %s; use %s", p.Name(), key, k.Window.Key)
+		default:
+			return nil, fail(pw+"."+key, "unknown field %q", key)
+		}
+	}
+	if !hasSecrets {
+		return nil, fail(pw+".secrets", "at least one secret is required")
+	}
+	return prov, nil
+}
+
+// builtinNames lists the registry's built-in providers for error messages: "a, b or c".
+func builtinNames(r *providers.Registry) string {
+	var names []string
+	for _, p := range r.All() {
+		names = append(names, p.Name())
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 func resolveAll(vals []string, lookup Lookup) ([]Secret, error) {

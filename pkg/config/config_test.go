@@ -2,6 +2,8 @@ package config_test
 
 import (
 	"errors"
+	"github.com/hookline/hookline/pkg/providers/bunjang"
+	"github.com/hookline/hookline/pkg/providers/petstore"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -47,14 +49,13 @@ func writeFile(t *testing.T, name, content string) string {
 func TestLoadDefaults(t *testing.T) {
 	c := load(t, env{})
 	want := &config.Config{
-		NATSURL:          "nats://127.0.0.1:4222",
-		RedisURL:         "redis://127.0.0.1:6379/0",
-		LogLevel:         "info",
-		HTTPAddr:         ":8080",
-		AdminAddr:        ":9090",
-		MaxBodyBytes:     1 << 20,
-		PetstoreMaxAge:   72 * time.Hour,
-		BunjangTolerance: 300 * time.Second,
+		NATSURL:      "nats://127.0.0.1:4222",
+		RedisURL:     "redis://127.0.0.1:6379/0",
+		LogLevel:     "info",
+		HTTPAddr:     ":8080",
+		AdminAddr:    ":9090",
+		MaxBodyBytes: 1 << 20,
+		Windows:      map[string]time.Duration{petstore.Name: 72 * time.Hour, bunjang.Name: 300 * time.Second},
 		Streams: streams.Options{
 			Replicas:        1,
 			DuplicateWindow: 2 * time.Minute,
@@ -131,13 +132,13 @@ func TestLoadEnv(t *testing.T) {
 			}
 		}},
 		{"HOOKLINE_PETSTORE_MAX_AGE", env{"HOOKLINE_PETSTORE_MAX_AGE": "2d"}, func(t *testing.T, c *config.Config) {
-			if c.PetstoreMaxAge != 48*time.Hour {
-				t.Errorf("PetstoreMaxAge = %s", c.PetstoreMaxAge)
+			if c.Windows[petstore.Name] != 48*time.Hour {
+				t.Errorf("PetstoreMaxAge = %s", c.Windows[petstore.Name])
 			}
 		}},
 		{"HOOKLINE_BUNJANG_TOLERANCE bare seconds", env{"HOOKLINE_BUNJANG_TOLERANCE": "120"}, func(t *testing.T, c *config.Config) {
-			if c.BunjangTolerance != 2*time.Minute {
-				t.Errorf("BunjangTolerance = %s", c.BunjangTolerance)
+			if c.Windows[bunjang.Name] != 2*time.Minute {
+				t.Errorf("BunjangTolerance = %s", c.Windows[bunjang.Name])
 			}
 		}},
 		{"HOOKLINE_STREAM_REPLICAS", env{"HOOKLINE_STREAM_REPLICAS": "3"}, func(t *testing.T, c *config.Config) {
@@ -197,7 +198,7 @@ func TestLoadEnv(t *testing.T) {
 			}
 		}},
 		{"HOOKLINE_PETSTORE_SECRETS rotation", env{"HOOKLINE_PETSTORE_SECRETS": "new, old ,"}, func(t *testing.T, c *config.Config) {
-			p := c.Tenants[config.DefaultTenant].Providers[config.ProviderPetstore]
+			p := c.Tenants[config.DefaultTenant].Providers[petstore.Name]
 			if p == nil || len(p.Secrets) != 2 || string(p.Secrets[0].Bytes()) != "new" || string(p.Secrets[1].Bytes()) != "old" {
 				t.Fatalf("petstore provider = %+v", p)
 			}
@@ -206,11 +207,11 @@ func TestLoadEnv(t *testing.T) {
 			}
 		}},
 		{"HOOKLINE_BUNJANG_SECRETS with tolerance", env{"HOOKLINE_BUNJANG_SECRETS": "b1", "HOOKLINE_BUNJANG_TOLERANCE": "60s"}, func(t *testing.T, c *config.Config) {
-			p := c.Tenants[config.DefaultTenant].Providers[config.ProviderBunjang]
+			p := c.Tenants[config.DefaultTenant].Providers[bunjang.Name]
 			if p == nil || len(p.Secrets) != 1 || string(p.Secrets[0].Bytes()) != "b1" || p.Tolerance != time.Minute {
 				t.Fatalf("bunjang provider = %+v", p)
 			}
-			if _, ok := c.Tenants[config.DefaultTenant].Providers[config.ProviderPetstore]; ok {
+			if _, ok := c.Tenants[config.DefaultTenant].Providers[petstore.Name]; ok {
 				t.Error("petstore configured without secrets")
 			}
 		}},
@@ -392,10 +393,10 @@ func TestLoadFile(t *testing.T) {
 		}
 		return out
 	}
-	if p := def.Providers[config.ProviderPetstore]; p == nil || !reflect.DeepEqual(secretsOf(p), []string{"pet-default"}) || p.Tolerance != 72*time.Hour {
+	if p := def.Providers[petstore.Name]; p == nil || !reflect.DeepEqual(secretsOf(p), []string{"pet-default"}) || p.Tolerance != 72*time.Hour {
 		t.Errorf("default petstore = %+v (the file replaces the environment's secrets)", p)
 	}
-	if p := def.Providers[config.ProviderBunjang]; p == nil || !reflect.DeepEqual(secretsOf(p), []string{"bun-default"}) || p.Tolerance != 300*time.Second {
+	if p := def.Providers[bunjang.Name]; p == nil || !reflect.DeepEqual(secretsOf(p), []string{"bun-default"}) || p.Tolerance != 300*time.Second {
 		t.Errorf("default bunjang = %+v", p)
 	}
 	ten := c.Tenants[uuid]
@@ -405,10 +406,10 @@ func TestLoadFile(t *testing.T) {
 	if ten.RateLimit != (config.RateLimit{RPS: 5, Burst: 5}) {
 		t.Errorf("tenant rate limit = %+v (burst defaults to rps)", ten.RateLimit)
 	}
-	if p := ten.Providers[config.ProviderPetstore]; p == nil || !reflect.DeepEqual(secretsOf(p), []string{"pet-from-env", "pet-old"}) || p.Tolerance != 24*time.Hour {
+	if p := ten.Providers[petstore.Name]; p == nil || !reflect.DeepEqual(secretsOf(p), []string{"pet-from-env", "pet-old"}) || p.Tolerance != 24*time.Hour {
 		t.Errorf("tenant petstore = %+v", p)
 	}
-	if p := ten.Providers[config.ProviderBunjang]; p == nil || !reflect.DeepEqual(secretsOf(p), []string{"bun-from-file"}) || p.Tolerance != time.Minute {
+	if p := ten.Providers[bunjang.Name]; p == nil || !reflect.DeepEqual(secretsOf(p), []string{"bun-from-file"}) || p.Tolerance != time.Minute {
 		t.Errorf("tenant bunjang = %+v", p)
 	}
 	if len(c.Sources) != 2 {
@@ -430,7 +431,7 @@ func TestLoadFileEnvProvidersKept(t *testing.T) {
 	path := writeFile(t, "t.yaml", "tenants:\n  - id: default\n    rateLimit: {rps: 3, burst: 4}\n")
 	c := load(t, env{"HOOKLINE_CONFIG": path, "HOOKLINE_BUNJANG_SECRETS": "b"})
 	def := c.Tenants[config.DefaultTenant]
-	if def.Providers[config.ProviderBunjang] == nil || def.RateLimit != (config.RateLimit{RPS: 3, Burst: 4}) {
+	if def.Providers[bunjang.Name] == nil || def.RateLimit != (config.RateLimit{RPS: 3, Burst: 4}) {
 		t.Fatalf("default = %+v", def)
 	}
 }

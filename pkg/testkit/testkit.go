@@ -240,14 +240,7 @@ func (r *Redis) Start() {
 }
 
 // Stop kills the server; with AOF its data is on disk for Start.
-func (r *Redis) Stop() {
-	if r.cmd == nil {
-		return
-	}
-	_ = r.cmd.Process.Kill()
-	_ = r.cmd.Wait() // killed on purpose; its exit status says nothing
-	r.cmd = nil
-}
+func (r *Redis) Stop() { kill(&r.cmd) }
 
 // Client returns a client closed when the test ends.
 func (r *Redis) Client(t testing.TB) *redis.Client {

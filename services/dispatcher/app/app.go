@@ -8,14 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"sync/atomic"
 	"time"
 
-	"github.com/hookline/hookline/pkg/admin"
 	"github.com/hookline/hookline/pkg/consume"
 	"github.com/hookline/hookline/pkg/logging"
-	"github.com/hookline/hookline/pkg/natsconn"
+	"github.com/hookline/hookline/pkg/runtime"
 	"github.com/hookline/hookline/pkg/safedial"
 	"github.com/hookline/hookline/pkg/streams"
 	"github.com/hookline/hookline/services/dispatcher/internal/deliver"
@@ -31,71 +28,61 @@ var (
 	ErrLoopStopped = errors.New("consume loop stopped")
 )
 
+// shutdownTimeout bounds the shutdown: the attempts in hand finish, then the connection drains.
+const shutdownTimeout = 10 * time.Second
+
 // Run delivers callbacks until ctx ends, then drains: callbacks in hand finish their attempt
-// and are settled before it returns.
+// and are settled, and the NATS connection is drained, before it returns.
 func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	adm := admin.New(log)
-	metrics, err := deliver.NewMetrics(adm.Registry())
-	if err != nil {
-		return err
-	}
-	ln := cfg.AdminListener
-	if ln == nil {
-		if ln, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
-			return fmt.Errorf("admin listen %s: %w", cfg.AdminAddr, err)
-		}
-	}
-
-	nc, err := natsconn.Connect(cfg.NATSURL, log, natsconn.Options{Name: "hookline-dispatcher"})
-	if err != nil {
-		_ = ln.Close() // nothing was served on it
-		return err
-	}
-	defer nc.Close()
-	var ready atomic.Bool
-	adm.AddCheck("nats", natsconn.Check(nc))
-	adm.AddCheck("consumer", func(context.Context) error {
-		if !ready.Load() {
-			return ErrNotReady
-		}
-		return nil
-	})
-
-	adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))
-	adminDone := make(chan error, 1)
-	go func() { adminDone <- adm.Serve(adminCtx, ln) }()
-	defer func() {
-		stopAdmin()
-		if err := <-adminDone; err != nil {
-			log.Warn("admin server", zap.Error(err))
-		}
-	}()
-	log.Info("dispatcher starting", zap.String("admin", ln.Addr().String()),
-		zap.Duration("callback_timeout", cfg.CallbackTimeout), zap.Duration("ack_wait", cfg.AckWait),
-		zap.Int("concurrency", cfg.Concurrency), zap.Durations("retry_delays", cfg.CallbackRetryDelays),
-		zap.Bool("allow_private", cfg.CallbackAllowPrivate))
-
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	cons, store, err := setup(ctx, js, cfg, log)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil // stopped before NATS was ever reachable
-		}
-		return err
-	}
-
 	sender := deliver.NewHTTPSender(cfg.CallbackTimeout, safedial.Policy{
 		AllowPrivate: cfg.CallbackAllowPrivate,
 		AllowCIDRs:   cfg.CallbackAllowCIDRs,
 	}, cfg.HostConcurrency)
 	defer sender.Close()
+	svc := runtime.Service{
+		Name: "dispatcher", Log: log, AdminAddr: cfg.AdminAddr, AdminListener: cfg.AdminListener,
+		NATSURL: cfg.NATSURL, ShutdownTimeout: shutdownTimeout, ReadyCheck: "consumer", NotReady: ErrNotReady,
+	}
+	return svc.Run(ctx, func(env runtime.Env) (runtime.Parts, error) {
+		metrics, err := deliver.NewMetrics(env.Admin.Registry())
+		if err != nil {
+			return runtime.Parts{}, err
+		}
+		js, err := jetstream.New(env.Conn)
+		if err != nil {
+			return runtime.Parts{}, fmt.Errorf("jetstream: %w", err)
+		}
+		log.Info("dispatcher starting",
+			zap.Duration("callback_timeout", cfg.CallbackTimeout), zap.Duration("ack_wait", cfg.AckWait),
+			zap.Int("concurrency", cfg.Concurrency), zap.Durations("retry_delays", cfg.CallbackRetryDelays),
+			zap.Bool("allow_private", cfg.CallbackAllowPrivate))
+		var (
+			cons  jetstream.Consumer
+			store *deliver.KVStore
+		)
+		return runtime.Parts{
+			Setup: func(ctx context.Context) (err error) {
+				cons, store, err = setup(ctx, js, cfg)
+				return err
+			},
+			Start: func(context.Context) ([]runtime.Component, error) {
+				loop, err := newLoop(cfg, log, js, cons, store, sender, metrics)
+				if err != nil {
+					return nil, err
+				}
+				return []runtime.Component{{Name: "consume", Run: loop}}, nil
+			},
+		}, nil
+	})
+}
+
+// newLoop builds the delivery handler and returns the consume loop over cons.
+func newLoop(cfg Config, log *zap.Logger, js jetstream.JetStream, cons jetstream.Consumer, store *deliver.KVStore,
+	sender *deliver.HTTPSender, metrics *deliver.Metrics) (func(context.Context) error, error) {
 	hosts := deliver.NewHosts(deliver.HostOptions{
 		MaxConcurrent:    cfg.HostConcurrency,
 		FailureThreshold: cfg.BreakerFailures,
@@ -117,9 +104,8 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		Log:           log,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-
 	loop := consume.New(cons, js, d.Handle, logging.NewKV(log), consume.Options{
 		Workers: cfg.Concurrency,
 		AckWait: cfg.AckWait,
@@ -128,38 +114,21 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		MaxDeliver: 0,
 		Backoff:    []time.Duration{time.Second, 5 * time.Second, 30 * time.Second},
 	})
-	ready.Store(true)
-	log.Info("dispatcher consuming", zap.String("stream", streams.Callbacks), zap.String("consumer", streams.ConsumerDispatcher))
-	if err := loop.Run(ctx); err != nil {
-		return err
-	}
-	if ctx.Err() == nil {
-		return ErrLoopStopped
-	}
-	log.Info("dispatcher stopped")
-	return nil
+	return func(ctx context.Context) error {
+		log.Info("dispatcher consuming", zap.String("stream", streams.Callbacks), zap.String("consumer", streams.ConsumerDispatcher))
+		if err := loop.Run(ctx); err != nil {
+			return err
+		}
+		if ctx.Err() == nil {
+			return ErrLoopStopped
+		}
+		return nil
+	}, nil
 }
 
-// setup creates the streams, the attempts bucket and the durable consumer, retrying while NATS
-// is unreachable until ctx ends.
-func setup(ctx context.Context, js jetstream.JetStream, cfg Config, log *zap.Logger) (jetstream.Consumer, *deliver.KVStore, error) {
-	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
-		cons, store, err := trySetup(ctx, js, cfg)
-		if err == nil {
-			return cons, store, nil
-		}
-		log.Warn("dispatcher setup failed; retrying", zap.Error(natsconn.Describe(js.Conn(), err)), zap.Duration("in", wait))
-		select {
-		case <-ctx.Done():
-			return nil, nil, fmt.Errorf("dispatcher setup: %w", ctx.Err())
-		case <-time.After(wait):
-		}
-	}
-}
-
-func trySetup(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.Consumer, *deliver.KVStore, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
+// setup creates the streams, the attempts bucket and the durable consumer; the runtime retries
+// it while NATS is unreachable.
+func setup(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.Consumer, *deliver.KVStore, error) {
 	if err := streams.Ensure(ctx, js, cfg.Streams); err != nil {
 		return nil, nil, err
 	}

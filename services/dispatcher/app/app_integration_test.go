@@ -112,8 +112,21 @@ func newHarness(t *testing.T, env map[string]string) *harness {
 	t.Helper()
 	n := testkit.StartNATS(t)
 	_, js := n.Conn(t)
+	vars := map[string]string{"NATS_URL": n.URL}
+	for k, v := range env {
+		vars[k] = v
+	}
+	h := &harness{t: t, nats: n, js: js, cfg: testConfig(t, vars)}
+	h.start()
+	t.Cleanup(h.stop)
+	return h
+}
+
+// testConfig is the dispatcher's configuration for tests: fast retries, private hosts allowed,
+// and env on top.
+func testConfig(t *testing.T, env map[string]string) Config {
+	t.Helper()
 	vars := map[string]string{
-		"NATS_URL":                        n.URL,
 		"HOOKLINE_CALLBACK_SECRET":        callbackSecret,
 		"HOOKLINE_CALLBACK_RETRY_DELAYS":  "200ms,200ms,200ms",
 		"HOOKLINE_CALLBACK_ALLOW_PRIVATE": "true",
@@ -132,10 +145,7 @@ func newHarness(t *testing.T, env map[string]string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, nats: n, js: js, cfg: cfg}
-	h.start()
-	t.Cleanup(h.stop)
-	return h
+	return cfg
 }
 
 // start runs the dispatcher and waits until it is ready.

@@ -10,12 +10,11 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"sync/atomic"
 	"time"
 
-	"github.com/hookline/hookline/pkg/admin"
 	"github.com/hookline/hookline/pkg/config"
 	"github.com/hookline/hookline/pkg/natsconn"
+	"github.com/hookline/hookline/pkg/runtime"
 	"github.com/hookline/hookline/pkg/streams"
 	"github.com/hookline/hookline/services/ingress/internal/callbacks"
 	"github.com/hookline/hookline/services/ingress/internal/httpapi"
@@ -23,7 +22,6 @@ import (
 	"github.com/hookline/hookline/services/ingress/internal/spool"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
-	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 )
 
@@ -136,83 +134,81 @@ func bodyLimit(cfg Config, maxPayload int64, log *zap.Logger) (int64, error) {
 
 var errStreamsNotReady = errors.New("streams not created yet")
 
-// Run serves until ctx ends, then shuts down gracefully.
+// Run serves until ctx ends, then shuts down gracefully: stop accepting and finish in-flight
+// requests (each waits on its own PubAck), flush pending publishes and drain the connection,
+// all within ShutdownTimeout. With the outage spool on it serves before NATS is reached, and the
+// streams are made in the background.
 func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	sp, err := openSpool(cfg, log) // nil when off; a damaged spool file stops the start here
 	if err != nil {
 		return err
 	}
 	defer func() { _ = sp.Close() }() // closed after the forwarder and the server stopped
-	nc, err := natsconn.Connect(cfg.NATSURL, log, natsconn.Options{Name: "hookline-ingress", NoReconnectBuffer: true})
-	if err != nil {
-		return err
+	svc := runtime.Service{
+		Name: "ingress", Log: log, AdminAddr: cfg.AdminAddr, NATSURL: cfg.NATSURL,
+		NATS:            natsconn.Options{NoReconnectBuffer: true},
+		ShutdownTimeout: cfg.ShutdownTimeout, ReadyCheck: "streams", NotReady: errStreamsNotReady,
+		WrapCheck: sp.Check,
 	}
-	defer nc.Close()
-	pub, err := publish.New(nc, publish.Options{Timeout: cfg.PublishTimeout})
-	if err != nil {
-		return err
-	}
-	adm := admin.New(log)
-	sp.Register(adm.Registry())
-	adm.AddCheck("nats", sp.Check(natsconn.Check(nc)))
-	if cfg.Pprof {
-		adm.EnablePprof()
-	}
-	var streamsReady atomic.Bool
-	adm.AddCheck("streams", sp.Check(func(context.Context) error {
-		if !streamsReady.Load() {
-			return errStreamsNotReady
+	return svc.Run(ctx, func(env runtime.Env) (runtime.Parts, error) {
+		pub, err := publish.New(env.Conn, publish.Options{Timeout: cfg.PublishTimeout})
+		if err != nil {
+			return runtime.Parts{}, err
 		}
-		return nil
-	}))
-	metrics := httpapi.NewMetrics(adm.Registry())
-	keeper := newStreamKeeper(pub, pub.JetStream(), cfg.Streams, log)
-	ipOf := clientIP(cfg.TrustedProxies)
-	spooled := sp.Wrap(keeper)
-	api, err := httpapi.New(cfg.Config, spooled, metrics, log, httpapi.Options{Now: cfg.Now, RetryAfter503: cfg.PublishTimeout,
-		ClientIP: ipOf, FailedVerifyRPS: cfg.FailedVerifyRPS, FailedVerifyBurst: cfg.FailedVerifyBurst})
-	if err != nil {
-		return err
-	}
-
-	adminLn, err := net.Listen("tcp", cfg.AdminAddr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.AdminAddr, err)
-	}
-	adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopAdmin()
-	adminErr := make(chan error, 1)
-	go func() { adminErr <- adm.Serve(adminCtx, adminLn) }()
-	stopAdminAnd := func(err error) error {
-		stopAdmin()
-		return errors.Join(err, <-adminErr)
-	}
-
-	// The admin port answers (alive, not ready) while NATS is still coming up. With the spool
-	// on, the ingress serves at once and the streams are made in the background.
-	streamsDone, stopStreams := ensureStreamsAsync(ctx, sp, pub, cfg, &streamsReady, log)
-	defer stopStreams()
-	if err := <-streamsDone; err != nil {
-		if ctx.Err() != nil {
-			return stopAdminAnd(nil) // stopped before NATS was ever reachable: a clean stop
+		sp.Register(env.Admin.Registry())
+		if cfg.Pprof {
+			env.Admin.EnablePprof()
 		}
-		return stopAdminAnd(err)
-	}
-	maxBody, err := bodyLimit(cfg, maxPayload(sp, pub), log)
-	if err != nil {
-		return stopAdminAnd(err)
-	}
-	api.LimitBody(maxBody)
-	keeperCtx, stopKeeper := context.WithCancel(ctx)
-	keeperDone := make(chan struct{})
-	go func() {
-		defer close(keeperDone)
-		keeper.run(keeperCtx)
-	}()
-	defer func() { stopKeeper(); <-keeperDone }() // joined before Run returns
-	stopForward := forwardSpool(ctx, sp, pub, keeper, cfg, log)
-	defer stopForward()
+		metrics := httpapi.NewMetrics(env.Admin.Registry())
+		keeper := newStreamKeeper(pub, pub.JetStream(), cfg.Streams, log)
+		spooled := sp.Wrap(keeper)
+		ipOf := clientIP(cfg.TrustedProxies)
+		api, err := httpapi.New(cfg.Config, spooled, metrics, log, httpapi.Options{Now: cfg.Now, RetryAfter503: cfg.PublishTimeout,
+			ClientIP: ipOf, FailedVerifyRPS: cfg.FailedVerifyRPS, FailedVerifyBurst: cfg.FailedVerifyBurst})
+		if err != nil {
+			return runtime.Parts{}, err
+		}
+		return runtime.Parts{
+			Setup:             func(ctx context.Context) error { return streams.Ensure(ctx, pub.JetStream(), cfg.Streams) },
+			SetupInBackground: sp != nil,
+			Start: func(context.Context) ([]runtime.Component, error) {
+				// The body limit is what this server can store, known once connected.
+				maxBody, err := bodyLimit(cfg, maxPayload(sp, pub), log)
+				if err != nil {
+					return nil, err
+				}
+				api.LimitBody(maxBody)
+				srv, ln, err := publicServer(cfg, api, spooled, sp != nil, pub, ipOf, maxBody, log)
+				if err != nil {
+					return nil, err
+				}
+				log.Info("ingress listening", zap.String("http", ln.Addr().String()))
+				if cfg.OnListen != nil {
+					cfg.OnListen(ln.Addr(), env.AdminAddr)
+				}
+				comps := []runtime.Component{
+					{Name: "stream keeper", Run: func(ctx context.Context) error { keeper.run(ctx); return nil }},
+					{Name: "http", Run: func(context.Context) error { return serve(srv, ln) }, Stop: srv.Shutdown},
+				}
+				if sp != nil {
+					// What is left when it stops stays spooled for the next start.
+					comps = append(comps, runtime.Component{Name: "spool forwarder", Run: func(ctx context.Context) error {
+						sp.Forward(ctx, pub.JetStream(), spool.ForwardOptions{Timeout: cfg.PublishTimeout,
+							OnNoStream: keeper.kickStreams, Log: log.Named("spool")})
+						return nil
+					}})
+				}
+				return comps, nil
+			},
+			Drain: pub.Flush,
+		}, nil
+	})
+}
 
+// publicServer listens on the public address and returns the server for the API and the
+// callback intake.
+func publicServer(cfg Config, api *httpapi.API, pubs spool.Publisher, spooling bool, pub *publish.Publisher,
+	ipOf echo.IPExtractor, maxBody int64, log *zap.Logger) (*http.Server, net.Listener, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = httpapi.ErrorHandler(log)
@@ -221,101 +217,29 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	api.Register(e)
 	cbCfg := *cfg.Config // the callback body limit fits max_payload too
 	cbCfg.MaxBodyBytes = maxBody
-	intake := callbacks.New(&cbCfg, spooled, log, callbacks.Options{
+	intake := callbacks.New(&cbCfg, pubs, log, callbacks.Options{
 		RetryAfter: cfg.PublishTimeout,
 		Requests:   callbacks.NewBucketStore(pub.JetStream(), cfg.Streams),
-		Spooling:   sp != nil,
+		Spooling:   spooling,
 	})
 	e.POST(callbacks.Route, intake.Handle)
 
-	publicLn, err := net.Listen("tcp", cfg.HTTPAddr)
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
-		return stopAdminAnd(fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err))
+		return nil, nil, fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
 	}
-	log.Info("ingress listening", zap.String("http", publicLn.Addr().String()), zap.String("admin", adminLn.Addr().String()))
-	if cfg.OnListen != nil {
-		cfg.OnListen(publicLn.Addr(), adminLn.Addr())
-	}
-
 	// The write deadline runs from the end of the headers, the read deadline from the first
 	// byte: writes get the read timeout plus the publish timeout and a margin, so a body that
 	// arrives at the last moment still gets its answer, and so does a read that timed out (503).
 	srv := &http.Server{Handler: e, ReadHeaderTimeout: min(10*time.Second, cfg.ReadTimeout), ReadTimeout: cfg.ReadTimeout,
 		WriteTimeout: cfg.ReadTimeout + cfg.PublishTimeout + 5*time.Second, IdleTimeout: 120 * time.Second}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(publicLn) }()
-
-	var runErr error
-	served := false // the Serve goroutine has returned
-	select {
-	case <-ctx.Done():
-	case err := <-serveErr:
-		served = true
-		runErr = fmt.Errorf("serve: %w", err)
-	case err := <-adminErr:
-		runErr = err
-		adminErr <- nil // stopAdminAnd below reads the channel once more
-	}
-	log.Info("ingress shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	// Stop accepting and wait for in-flight requests; each is waiting on its own PubAck.
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		runErr = errors.Join(runErr, fmt.Errorf("http shutdown: %w", err))
-	}
-	if !served {
-		<-serveErr // Serve returns ErrServerClosed as soon as Shutdown closes the listener
-	}
-	stopForward() // before the connection drains; what is left stays spooled for the next start
-	if err := pub.Flush(sctx); err != nil {
-		runErr = errors.Join(runErr, err)
-	}
-	if err := drain(sctx, nc); err != nil {
-		runErr = errors.Join(runErr, err)
-	}
-	runErr = stopAdminAnd(runErr)
-	log.Info("ingress stopped")
-	return runErr
+	return srv, ln, nil
 }
 
-// ensureStreams creates or updates the streams. NATS may not be up yet (the connection retries in
-// the background), so it keeps trying until ctx ends; /readyz says 503 meanwhile.
-func ensureStreams(ctx context.Context, pub *publish.Publisher, cfg Config, log *zap.Logger) error {
-	for attempt := 0; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := streams.Ensure(actx, pub.JetStream(), cfg.Streams)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if attempt%10 == 0 {
-			log.Warn("streams not ready, retrying", zap.Error(natsconn.Describe(pub.JetStream().Conn(), err)))
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("ensure streams: %w", errors.Join(ctx.Err(), natsconn.Describe(pub.JetStream().Conn(), err)))
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
-}
-
-// drain flushes and closes the connection. While NATS is unreachable there is nothing to drain:
-// publishes are never buffered while reconnecting (NoReconnectBuffer) and Flush has settled the
-// pending ones, so the connection is closed and the shutdown is still clean.
-func drain(ctx context.Context, nc *nats.Conn) error {
-	if err := nc.Drain(); err != nil {
-		if errors.Is(err, nats.ErrConnectionReconnecting) {
-			nc.Close()
-			return nil
-		}
-		return fmt.Errorf("drain nats: %w", err)
-	}
-	for !nc.IsClosed() {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("drain nats: %w", ctx.Err())
-		case <-time.After(10 * time.Millisecond):
-		}
+// serve serves until Shutdown, which the runtime calls with the shutdown bound.
+func serve(srv *http.Server, ln net.Listener) error {
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
 }

@@ -8,14 +8,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"sync/atomic"
 	"time"
 
-	"github.com/hookline/hookline/pkg/admin"
 	"github.com/hookline/hookline/pkg/consume"
 	"github.com/hookline/hookline/pkg/logging"
 	"github.com/hookline/hookline/pkg/natsconn"
+	"github.com/hookline/hookline/pkg/runtime"
 	"github.com/hookline/hookline/pkg/streams"
 	"github.com/hookline/hookline/services/worker/internal/console"
 	"github.com/hookline/hookline/services/worker/internal/events"
@@ -25,7 +23,6 @@ import (
 	"github.com/hookline/hookline/services/worker/internal/query"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
 
@@ -40,8 +37,8 @@ var ErrNotConsuming = errors.New("not consuming yet: streams or consumer not set
 const FilterSubject = "webhooks.>"
 
 const (
-	publishTimeout = 10 * time.Second
-	drainTimeout   = 10 * time.Second
+	publishTimeout  = 10 * time.Second
+	shutdownTimeout = 10 * time.Second // stop consuming, settle, drain NATS
 )
 
 // ConsumerConfig is the durable pull consumer every worker process shares. The server's
@@ -63,108 +60,73 @@ func ConsumerConfig(s Settings) jetstream.ConsumerConfig {
 // Run runs the worker until ctx ends, then stops fetching, finishes and acks the messages in
 // hand, drains the NATS connection and closes Redis.
 func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
-	book, err := orders.NewBook()
+	book, err := orders.NewBook(cfg.Base.Registry())
 	if err != nil {
 		return fmt.Errorf("lifecycles: %w", err)
 	}
-	adm := admin.New(log)
-	m, err := metrics.New(adm.Registry())
+	rdb, store, err := newRedis(cfg, log)
 	if err != nil {
 		return err
 	}
-	ropts, err := redisOptions(cfg.Base.RedisURL)
-	if err != nil {
-		return err
-	}
-	ln := cfg.AdminListener
-	if ln == nil {
-		if ln, err = net.Listen("tcp", cfg.Base.AdminAddr); err != nil {
-			return fmt.Errorf("admin listen %s: %w", cfg.Base.AdminAddr, err)
-		}
-	}
-	defer func() { _ = ln.Close() }() // the admin server closes it first; a second close says nothing new
-
-	nc, err := natsconn.Connect(cfg.Base.NATSURL, log, natsconn.Options{Name: "hookline-worker", NoReconnectBuffer: true})
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc,
-		// Every handler may have an event with many items in flight at once.
-		jetstream.WithPublishAsyncMaxPending(max(4096, 16*cfg.Worker.Concurrency)),
-		jetstream.WithPublishAsyncTimeout(publishTimeout))
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	rdb := redis.NewClient(ropts) // closed below: nothing returns early from here on
-	store := orders.NewStore(rdb, cfg.Worker.DedupeTTL)
-
-	var consuming atomic.Bool
-	adm.AddCheck("nats", natsconn.Check(nc))
-	adm.AddCheck("redis", store.Ping)
-	adm.AddCheck("consumer", func(context.Context) error {
-		if !consuming.Load() {
-			return ErrNotConsuming
-		}
-		return nil
-	})
-	adm.Handle(query.Pattern, query.New(store, log))
-	con, err := console.New(console.Options{Token: cfg.Worker.ConsoleToken.Bytes(), JS: js, Metrics: adm.Registry(),
-		Orders: store, History: console.EventLog{JS: js}, Log: log.Named("console")})
-	switch {
-	case errors.Is(err, console.ErrNoToken): // off: /console/ answers 404
-	case err != nil:
-		_ = rdb.Close() // nothing used it yet
-		return err
-	default:
-		adm.Handle(console.Prefix, con)
-	}
-
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	adminDone := make(chan error, 1)
-	go func() { adminDone <- adm.Serve(runCtx, ln) }()
-	consoleDone := make(chan struct{})
-	go func() {
-		defer close(consoleDone)
-		if con != nil {
-			con.Run(runCtx)
+	defer func() {
+		if err := rdb.Close(); err != nil {
+			log.Warn("close redis", zap.Error(err))
 		}
 	}()
-	log.Info("worker admin listening", zap.String("addr", ln.Addr().String()))
-
-	loopErr := consumeUntilDone(ctx, cfg, log, nc, js, book, store, m, &consuming)
-	store.Close() // sends the queued published markers
-
-	// Acks are fire-and-forget: drain flushes them (and any pending publish) before closing.
-	drainConn(nc, log)
-	cancel()
-	adminErr := <-adminDone
-	<-consoleDone
-	if err := rdb.Close(); err != nil {
-		log.Warn("close redis", zap.Error(err))
+	svc := runtime.Service{
+		Name: "worker", Log: log, AdminAddr: cfg.Base.AdminAddr, AdminListener: cfg.AdminListener,
+		NATSURL: cfg.Base.NATSURL, NATS: natsconn.Options{NoReconnectBuffer: true},
+		ShutdownTimeout: shutdownTimeout, ReadyCheck: "consumer", NotReady: ErrNotConsuming,
 	}
-	switch {
-	case loopErr != nil:
-		return loopErr
-	case adminErr != nil:
-		return adminErr
-	}
-	log.Info("worker stopped")
-	return nil
+	return svc.Run(ctx, func(env runtime.Env) (runtime.Parts, error) {
+		m, err := metrics.New(env.Admin.Registry())
+		if err != nil {
+			return runtime.Parts{}, err
+		}
+		js, err := jetstream.New(env.Conn,
+			// Every handler may have an event with many items in flight at once.
+			jetstream.WithPublishAsyncMaxPending(max(4096, 16*cfg.Worker.Concurrency)),
+			jetstream.WithPublishAsyncTimeout(publishTimeout))
+		if err != nil {
+			return runtime.Parts{}, fmt.Errorf("jetstream: %w", err)
+		}
+		env.Admin.AddCheck("redis", store.Ping)
+		env.Admin.Handle(query.Pattern, query.New(store, log))
+		env.Admin.Handle(query.HistoryPattern, query.NewHistory(store, log))
+		con, err := console.New(console.Options{Token: cfg.Worker.ConsoleToken.Bytes(), JS: js, Metrics: env.Admin.Registry(),
+			Orders: store, History: console.StoreHistory{Store: store}, Log: log.Named("console")})
+		switch {
+		case errors.Is(err, console.ErrNoToken): // off: /console/ answers 404
+		case err != nil:
+			return runtime.Parts{}, err
+		default:
+			env.Admin.Handle(console.Prefix, con)
+		}
+		var cons jetstream.Consumer
+		return runtime.Parts{
+			Setup: func(ctx context.Context) (err error) {
+				cons, err = setup(ctx, cfg, js)
+				return err
+			},
+			Start: func(context.Context) ([]runtime.Component, error) {
+				comps := []runtime.Component{{Name: "consume", Run: consumeLoop(cfg, log, env.Conn, js, cons, book, store, m)}}
+				if con != nil {
+					comps = append(comps, runtime.Component{Name: "console", Run: func(ctx context.Context) error { con.Run(ctx); return nil }})
+				}
+				return comps, nil
+			},
+			// Acks are fire-and-forget: the runtime's drain flushes them (and any pending
+			// publish) after this has sent the queued published markers.
+			Drain: func(context.Context) error { store.Close(); return nil },
+		}, nil
+	})
 }
 
-func consumeUntilDone(ctx context.Context, cfg Config, log *zap.Logger, nc *nats.Conn, js jetstream.JetStream,
-	book *orders.Book, store *orders.Store, m *metrics.Metrics, consuming *atomic.Bool) error {
-	cons, err := setup(ctx, cfg, log, js)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil // stopped before NATS was ever reachable
-		}
-		return err
-	}
+// consumeLoop returns the worker's one component: the consume loop over cons.
+func consumeLoop(cfg Config, log *zap.Logger, nc *nats.Conn, js jetstream.JetStream, cons jetstream.Consumer,
+	book *orders.Book, store *orders.Store, m *metrics.Metrics) func(context.Context) error {
 	o := process.Options{
-		Book: book, Store: store, Publisher: events.NewPublisher(js, publishTimeout), Metrics: m, Log: log,
+		Providers: cfg.Base.Registry(), Book: book, Store: store, Publisher: events.NewPublisher(js, publishTimeout), Metrics: m, Log: log,
 		Backoff: cfg.Worker.Backoff, OutageDLQ: cfg.Worker.OutageDLQ,
 	}
 	if h := cfg.hooks.afterApply; h != nil {
@@ -181,53 +143,33 @@ func consumeUntilDone(ctx context.Context, cfg Config, log *zap.Logger, nc *nats
 		AckWait:    cfg.Worker.AckWait,
 		OnDone:     observe(m),
 	})
-	log.Info("worker consuming", zap.String("stream", streams.Webhooks), zap.String("consumer", streams.ConsumerWorker),
-		zap.Int("concurrency", cfg.Worker.Concurrency), zap.Int("max_ack_pending", cfg.Worker.MaxAckPending),
-		zap.Duration("ack_wait", cfg.Worker.AckWait), zap.Int("max_deliver", cfg.Worker.MaxDeliver))
-	consuming.Store(true)
-	defer consuming.Store(false)
-	err = loop.Run(ctx)
-	switch {
-	case ctx.Err() != nil:
-		return err // shutting down: nil after a clean drain
-	case err != nil:
-		return fmt.Errorf("%w: %w", ErrStopped, err) // the consumer or the connection went away
-	default:
-		return ErrStopped
+	return func(ctx context.Context) error {
+		log.Info("worker consuming", zap.String("stream", streams.Webhooks), zap.String("consumer", streams.ConsumerWorker),
+			zap.Int("concurrency", cfg.Worker.Concurrency), zap.Int("max_ack_pending", cfg.Worker.MaxAckPending),
+			zap.Duration("ack_wait", cfg.Worker.AckWait), zap.Int("max_deliver", cfg.Worker.MaxDeliver))
+		err := loop.Run(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return err // shutting down: nil after a clean drain
+		case err != nil:
+			return fmt.Errorf("%w: %w", ErrStopped, err) // the consumer or the connection went away
+		default:
+			return ErrStopped
+		}
 	}
 }
 
-// setup creates the streams and the consumer, retrying while NATS is unreachable; /readyz says
-// so meanwhile.
-func setup(ctx context.Context, cfg Config, log *zap.Logger, js jetstream.JetStream) (jetstream.Consumer, error) {
-	wait := 250 * time.Millisecond
-	for {
-		cons, err := func() (jetstream.Consumer, error) {
-			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			if err := streams.Ensure(sctx, js, cfg.Base.Streams); err != nil {
-				return nil, err
-			}
-			cons, err := js.CreateOrUpdateConsumer(sctx, streams.Webhooks, ConsumerConfig(cfg.Worker))
-			if err != nil {
-				return nil, fmt.Errorf("consumer %s: %w", streams.ConsumerWorker, err)
-			}
-			return cons, nil
-		}()
-		if err == nil {
-			return cons, nil
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		log.Warn("jetstream setup, retrying", zap.Duration("in", wait), zap.Error(natsconn.Describe(js.Conn(), err)))
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 5*time.Second)
+// setup creates the streams and the consumer; the runtime retries it while NATS is unreachable
+// (/readyz says so meanwhile).
+func setup(ctx context.Context, cfg Config, js jetstream.JetStream) (jetstream.Consumer, error) {
+	if err := streams.Ensure(ctx, js, cfg.Base.Streams); err != nil {
+		return nil, err
 	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, streams.Webhooks, ConsumerConfig(cfg.Worker))
+	if err != nil {
+		return nil, fmt.Errorf("consumer %s: %w", streams.ConsumerWorker, err)
+	}
+	return cons, nil
 }
 
 func observe(m *metrics.Metrics) func(consume.Result) {
@@ -249,37 +191,4 @@ func observe(m *metrics.Metrics) func(consume.Result) {
 			m.Outcomes.WithLabelValues(provider, metrics.KindDLQ).Inc()
 		}
 	}
-}
-
-func drainConn(nc *nats.Conn, log *zap.Logger) {
-	if nc.IsClosed() {
-		return
-	}
-	if err := nc.Drain(); err != nil {
-		log.Warn("drain nats", zap.Error(err))
-		nc.Close()
-		return
-	}
-	deadline := time.Now().Add(drainTimeout)
-	for !nc.IsClosed() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	nc.Close()
-}
-
-// redisOptions reads REDIS_URL with the worker's client defaults: handlers share a few
-// pipelines (see orders.Store), so a small pool; and dials fail fast while Redis is down, since
-// the message is redelivered after a backoff anyway.
-func redisOptions(url string) (*redis.Options, error) {
-	o, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
-	}
-	if o.PoolSize == 0 {
-		o.PoolSize = 16
-	}
-	if o.DialerRetries == 0 {
-		o.DialerRetries = 2
-	}
-	return o, nil
 }

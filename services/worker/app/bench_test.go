@@ -1,11 +1,17 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/hookline/hookline/pkg/redisconn"
+	"github.com/hookline/hookline/pkg/testkit"
+	"github.com/hookline/hookline/services/worker/internal/orders"
 	"github.com/nats-io/nats.go"
 )
 
@@ -17,7 +23,44 @@ import (
 //
 //	HOOKLINE_TEST_NATS=binary go test -run '^$' -bench BenchmarkWorkerThroughput -benchtime 50000x ./services/worker/app
 func BenchmarkWorkerThroughput(b *testing.B) {
-	e := newEnv(b, false)
+	benchWorker(b, newEnv(b, false), nil)
+}
+
+// BenchmarkWorkerDurability is what acknowledging only replicated writes costs: the same load
+// with a replica attached, without WAIT and with WAIT 1 after every pipeline, and on a Redis
+// Cluster of 3 primaries and 3 replicas without and with WAIT. Compare the rates of one sitting:
+//
+//	HOOKLINE_TEST_NATS=binary go test -run '^$' -bench BenchmarkWorkerDurability -benchtime 30000x -count 3 ./services/worker/app
+func BenchmarkWorkerDurability(b *testing.B) {
+	for _, replicas := range []int{0, 1} {
+		b.Run(fmt.Sprintf("replica/wait=%d", replicas), func(b *testing.B) {
+			e := newEnv(b, false)
+			replica := testkit.StartRedis(b)
+			ctx := context.Background()
+			if err := replica.Client(b).ReplicaOf(ctx, "127.0.0.1", strconv.Itoa(e.redis.Port)).Err(); err != nil {
+				b.Fatal(err)
+			}
+			rc := replica.Client(b)
+			eventually(b, 20*time.Second, "replica in sync", func() bool {
+				n, err := orders.DetectReplicas(ctx, e.rdb)
+				info, ierr := rc.InfoMap(ctx, "replication").Result()
+				return err == nil && ierr == nil && n == 1 && info["Replication"]["master_link_status"] == "up"
+			})
+			benchWorker(b, e, func(c *Config) { c.Redis.MinReplicas = replicas })
+		})
+	}
+	for _, replicas := range []int{0, 1} {
+		b.Run(fmt.Sprintf("cluster/wait=%d", replicas), func(b *testing.B) {
+			c := testkit.StartRedisCluster(b)
+			e := newNATSEnv(b)
+			e.redisEnv = envMap{redisconn.EnvClusterAddrs: strings.Join(c.Addrs(), ",")}
+			benchWorker(b, e, func(c *Config) { c.Redis.MinReplicas = replicas })
+		})
+	}
+}
+
+// benchWorker runs one worker over b.N pre-published events and reports events/s.
+func benchWorker(b *testing.B, e *testEnv, mut func(*Config)) {
 	statuses := []string{"PLACED", "APPROVED", "SHIPPED", "DELIVERED"}
 	const orders = 5000
 	msgs := make([]*nats.Msg, 0, b.N)
@@ -32,6 +75,9 @@ func BenchmarkWorkerThroughput(b *testing.B) {
 		b.Fatal(err)
 	}
 	cfg := e.config(func(c *Config) { c.Worker = settings })
+	if mut != nil {
+		mut(&cfg)
+	}
 	b.ResetTimer()
 	start := time.Now()
 	w := e.startWorker(cfg)

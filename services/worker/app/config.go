@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/pkg/config"
+	"github.com/hookline/hookline/pkg/redisconn"
 	"github.com/hookline/hookline/services/worker/internal/console"
 	"github.com/nats-io/nats.go"
 )
@@ -106,6 +107,9 @@ type Config struct {
 	Base config.Config
 	// Worker holds the worker's own settings.
 	Worker Settings
+	// Redis says where Redis is (REDIS_URL, REDIS_CLUSTER_ADDRS or REDIS_SENTINEL_*) and how many
+	// replicas a write waits for.
+	Redis redisconn.Settings
 	// AdminListener, when set, is served instead of listening on Base.AdminAddr, so a caller can
 	// use port 0 and know the address.
 	AdminListener net.Listener
@@ -132,5 +136,9 @@ func LoadConfig(lookup config.Lookup) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	return Config{Base: *base, Worker: s}, nil
+	r, err := redisconn.Load(lookup)
+	if err != nil {
+		return Config{}, err
+	}
+	return Config{Base: *base, Worker: s, Redis: r}, nil
 }

@@ -103,11 +103,14 @@ func TestIntegrationConsoleBrowser(t *testing.T) {
 	// A Petstore order through its whole lifecycle, a Bunjang order with two items, and a
 	// poison message.
 	now := time.Now().UTC().Add(-time.Minute)
+	dup := petstoreStatus("evt-1001-shipped", "ord-1001", "SHIPPED", now.Add(2*time.Second))
+	dup.msgID = "resent:evt-1001-shipped"
 	lifecycle := []inbound{
 		petstoreStatus("evt-1001-placed", "ord-1001", "PLACED", now),
 		petstorePayment("evt-1001-paid", "ord-1001", now.Add(time.Second)),
 		petstoreStatus("evt-1001-shipped", "ord-1001", "SHIPPED", now.Add(2*time.Second)),
 		petstoreStatus("evt-1001-delivered", "ord-1001", "DELIVERED", now.Add(3*time.Second)),
+		dup, // the provider resends SHIPPED after the ingress's duplicate window
 		bunjangStatus(ulid(now, 1), 77001, bunjangItem{501, "PAYMENT_RECEIVED"}, bunjangItem{502, "PAYMENT_RECEIVED"}),
 		bunjangStatus(ulid(now.Add(time.Second), 2), 77001, bunjangItem{501, "SHIPPED"}),
 		{provider: "petstore", eventID: "evt-bad", eventType: "order.statusChanged", body: []byte(`{"eventId":"evt-bad","data":`)},
@@ -163,14 +166,15 @@ func TestIntegrationConsoleBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("order"), "ord-1001"),
 		chromedp.Click(chromedp.ID("search")),
 		chromedp.WaitVisible(chromedp.ID("timeline")))
-	statuses := eval(t, ctx, "timeline", chromedp.Evaluate[[]string](
-		`Array.from(document.querySelectorAll("#timeline li.step")).map(li => li.dataset.status)`))
-	if got, want := strings.Join(statuses, ","), "PLACED,APPROVED,SHIPPED,DELIVERED"; got != want {
+	timeline := eval(t, ctx, "timeline", chromedp.Evaluate[[]string](
+		`Array.from(document.querySelectorAll("#timeline li.step")).map(li => li.dataset.kind + " " + li.dataset.status)`))
+	if got, want := strings.Join(timeline, ","), "applied PLACED,applied APPROVED,applied SHIPPED,applied DELIVERED,duplicate SHIPPED"; got != want {
 		t.Fatalf("timeline %s, want %s", got, want)
 	}
-	steps(t, ctx, "open the last step", chromedp.Evaluate[chromedp.Void](
-		`document.querySelectorAll("#timeline li.step:last-child details").forEach(d => { d.open = true })`))
-	webhook := eval(t, ctx, "last webhook", chromedp.Text(chromedp.CSS("#timeline li.step:last-child details.webhook")))
+	delivered := `#timeline li.step:nth-child(4)`
+	steps(t, ctx, "open the DELIVERED step", chromedp.Evaluate[chromedp.Void](
+		`document.querySelectorAll("`+delivered+` details").forEach(d => { d.open = true })`))
+	webhook := eval(t, ctx, "DELIVERED webhook", chromedp.Text(chromedp.CSS(delivered+" details.webhook")))
 	if !strings.Contains(webhook, "evt-1001-delivered") || !strings.Contains(webhook, "Hookline-Event-Id") {
 		t.Fatalf("last step's webhook: %q", webhook)
 	}

@@ -64,6 +64,11 @@ func TestIntegrationCrashBeforeAck(t *testing.T) {
 			if n := second.metric(t, "hookline_worker_outcomes_total", `kind="duplicate"`); n != 1 {
 				t.Fatalf("second worker duplicates = %v, want 1", n)
 			}
+			// Issue 13: the history lists the arrival that applied and the redelivery, once each.
+			checkHistory(t, second.history(t, "petstore", "order-c", nil), []wantEntry{
+				{"crash-1", "", "applied", "SHIPPED", "SHIPPED", 1, 1, "petstore:default:crash-1"},
+				{"crash-1", "", "duplicate", "SHIPPED", "SHIPPED", 1, 1, ""},
+			})
 		})
 	}
 }

@@ -34,18 +34,27 @@ type testEnv struct {
 	nc    *nats.Conn
 	js    jetstream.JetStream
 	rdb   *redis.Client
+	// redisEnv, when set, replaces REDIS_URL in config (a cluster or sentinels).
+	redisEnv envMap
 }
 
 func newEnv(t testing.TB, aof bool) *testEnv {
 	t.Helper()
-	e := &testEnv{t: t, nats: testkit.StartNATS(t)}
+	e := newNATSEnv(t)
 	if aof {
 		e.redis = testkit.StartRedisAOF(t)
 	} else {
 		e.redis = testkit.StartRedis(t)
 	}
-	e.nc, e.js = e.nats.Conn(t)
 	e.rdb = e.redis.Client(t)
+	return e
+}
+
+// newNATSEnv is a test's own nats-server with the streams; the caller adds Redis.
+func newNATSEnv(t testing.TB) *testEnv {
+	t.Helper()
+	e := &testEnv{t: t, nats: testkit.StartNATS(t)}
+	e.nc, e.js = e.nats.Conn(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := streams.Ensure(ctx, e.js, streams.Options{DuplicateWindow: 2 * time.Minute, MaxAge: time.Hour}); err != nil {
@@ -63,7 +72,6 @@ func (e *testEnv) config(mut ...func(*Config)) Config {
 	e.t.Helper()
 	vars := envMap{
 		"NATS_URL":                  e.nats.URL,
-		"REDIS_URL":                 e.redis.URL,
 		"HOOKLINE_ADMIN_ADDR":       "127.0.0.1:0",
 		EnvConcurrency:              "8",
 		EnvAckWait:                  "2s",
@@ -72,6 +80,12 @@ func (e *testEnv) config(mut ...func(*Config)) Config {
 		"HOOKLINE_STREAM_MAX_AGE":   "1h",
 		"HOOKLINE_DUPLICATE_WINDOW": "2m",
 		"HOOKLINE_LOG_LEVEL":        "info",
+	}
+	if e.redis != nil {
+		vars["REDIS_URL"] = e.redis.URL
+	}
+	for k, v := range e.redisEnv {
+		vars[k] = v
 	}
 	cfg, err := LoadConfig(vars.lookup)
 	if err != nil {

@@ -18,7 +18,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
 
@@ -54,7 +53,7 @@ func Replay(ctx context.Context, cfg Config, log *zap.Logger, o ReplayOptions) (
 	if o.Concurrency < 1 {
 		o.Concurrency = 1
 	}
-	book, err := orders.NewBook()
+	book, err := orders.NewBook(cfg.Base.Registry())
 	if err != nil {
 		return ReplayProgress{}, fmt.Errorf("lifecycles: %w", err)
 	}
@@ -62,13 +61,11 @@ func Replay(ctx context.Context, cfg Config, log *zap.Logger, o ReplayOptions) (
 	if err != nil {
 		return ReplayProgress{}, err
 	}
-	ropts, err := redisOptions(cfg.Base.RedisURL)
+	rdb, store, err := newRedis(cfg, log)
 	if err != nil {
 		return ReplayProgress{}, err
 	}
-	rdb := redis.NewClient(ropts)
 	defer rdb.Close()
-	store := orders.NewStore(rdb, cfg.Worker.DedupeTTL)
 	defer store.Close()
 	if err := store.Ping(ctx); err != nil {
 		return ReplayProgress{}, fmt.Errorf("redis: %w", err)
@@ -118,7 +115,7 @@ func Replay(ctx context.Context, cfg Config, log *zap.Logger, o ReplayOptions) (
 		pub = events.NewPublisher(js, publishTimeout)
 	}
 	handler := process.New(process.Options{
-		Book: book, Store: store, Publisher: pub, Metrics: m, Log: log,
+		Providers: cfg.Base.Registry(), Book: book, Store: store, Publisher: pub, Metrics: m, Log: log,
 		Backoff: cfg.Worker.Backoff, OutageDLQ: cfg.Worker.OutageDLQ,
 	})
 	var handled atomic.Uint64

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/hookline/hookline/cmd/hookline/internal/loadgen"
 	"github.com/hookline/hookline/pkg/config"
+	"github.com/hookline/hookline/pkg/providers"
+	"github.com/hookline/hookline/pkg/providers/all"
 	"github.com/hookline/hookline/pkg/streams"
 	"github.com/labstack/echo/v4"
 	"github.com/nats-io/nats.go"
@@ -49,7 +52,8 @@ func runBench(ctx context.Context, env Env) error {
 	dur := fs.Duration("d", 10*time.Second, "duration")
 	count := fs.Int64("n", 0, "stop after this many requests (0: run for -d)")
 	orders := fs.Int("orders", 10000, "orders per round")
-	pet := fs.Float64("petstore", 0.5, "share of Petstore orders (the rest Bunjang)")
+	weights := mixFlags(fs)
+	shop := fs.String("shop", "", "shop domain to send, for providers whose tenant rule reads one")
 	dups := fs.Float64("dup", 0, "share of events sent twice")
 	shuffle := fs.Float64("shuffle", 0, "share of orders whose events are sent out of order")
 	tenant := fs.String("tenant", "", "X-Tenant-ID to send (empty: default tenant)")
@@ -69,10 +73,9 @@ func runBench(ctx context.Context, env Env) error {
 	o := loadgen.Options{
 		Target: *target, Concurrency: *conc, Rate: *rate, Duration: *dur, Count: *count, Retries: *retries,
 		Scenario: loadgen.Scenario{
-			Orders: *orders, PetstoreShare: *pet, DuplicateRate: *dups, ShuffleRate: *shuffle, Tenant: *tenant,
-			PetstoreSecret: signingSecret(cfg, *tenant, config.ProviderPetstore),
-			BunjangSecret:  signingSecret(cfg, *tenant, config.ProviderBunjang),
-			RunID:          strconv.FormatInt(time.Now().UnixNano(), 36),
+			Orders: *orders, Mix: weights.mix(cfg, *tenant), DuplicateRate: *dups, ShuffleRate: *shuffle, Tenant: *tenant,
+			Shop:  *shop,
+			RunID: strconv.FormatInt(time.Now().UnixNano(), 36),
 		},
 	}
 	if !*quiet {
@@ -211,6 +214,37 @@ func readAll(r *http.Request) ([]byte, error) {
 	return io.ReadAll(r.Body)
 }
 
+// weightFlags are the -<provider> weight flags of bench, one per registered provider.
+type weightFlags []struct {
+	p providers.Provider
+	w *float64
+}
+
+// mixFlags registers a weight flag per provider: -petstore 0.5 -bunjang 0.5 by default
+// (Knobs.BenchWeight), -shopify 1 adds Shopify orders.
+func mixFlags(fs *flag.FlagSet) weightFlags {
+	var out weightFlags
+	for _, p := range all.Registry().All() {
+		w := fs.Float64(p.Name(), p.Knobs().BenchWeight, "weight of "+p.Name()+" orders (0: none)")
+		out = append(out, struct {
+			p providers.Provider
+			w *float64
+		}{p, w})
+	}
+	return out
+}
+
+// mix is the scenario's providers, each signed with the tenant's first configured secret.
+func (ws weightFlags) mix(cfg *config.Config, tenant string) []loadgen.Share {
+	var out []loadgen.Share
+	for _, w := range ws {
+		if *w.w > 0 {
+			out = append(out, loadgen.Share{Provider: w.p, Weight: *w.w, Secret: signingSecret(cfg, tenant, w.p.Name())})
+		}
+	}
+	return out
+}
+
 // runBenchCorpus writes pre-signed requests for wrk (see scripts/wrk-corpus.lua).
 func runBenchCorpus(env Env) error {
 	fs := newFlags("bench corpus", "bench corpus [-o prefix] [-n N] [-split N] [flags]",
@@ -219,7 +253,7 @@ func runBenchCorpus(env Env) error {
 	n := fs.Int("n", 100000, "requests in all")
 	split := fs.Int("split", 2, "parts (one per wrk thread)")
 	host := fs.String("host", "127.0.0.1:8080", "Host header")
-	pet := fs.Float64("petstore", 0.5, "share of Petstore orders (the rest Bunjang)")
+	weights := mixFlags(fs)
 	orders := fs.Int("orders", 0, "orders per round (0: every order is new)")
 	if err := parseFlags(env, fs, env.Args[1:]); err != nil {
 		return err
@@ -229,10 +263,8 @@ func runBenchCorpus(env Env) error {
 		return err
 	}
 	s := loadgen.Scenario{
-		Orders: *orders, PetstoreShare: *pet,
-		PetstoreSecret: signingSecret(cfg, "", config.ProviderPetstore),
-		BunjangSecret:  signingSecret(cfg, "", config.ProviderBunjang),
-		RunID:          strconv.FormatInt(time.Now().UnixNano(), 36),
+		Orders: *orders, Mix: weights.mix(cfg, ""),
+		RunID: strconv.FormatInt(time.Now().UnixNano(), 36),
 	}
 	if err := loadgen.WriteCorpus(*out, *split, *n, *host, s); err != nil {
 		return err

@@ -36,18 +36,23 @@ type referenceTarget struct {
 // newReferenceTarget builds the verifiers from the default tenant's first secrets (those
 // `hookline bench` signs with) and creates the BENCHREF stream.
 func newReferenceTarget(ctx context.Context, cfg *config.Config, js jetstream.JetStream) (*referenceTarget, error) {
-	pet := signingSecret(cfg, "", config.ProviderPetstore)
-	bun := signingSecret(cfg, "", config.ProviderBunjang)
-	if pet == nil || bun == nil {
-		return nil, fmt.Errorf("reference target: %w (set HOOKLINE_PETSTORE_SECRETS and HOOKLINE_BUNJANG_SECRETS)", ErrNoBenchSecret)
+	verifiers := map[string]webhook.Verifier{}
+	for _, p := range cfg.Registry().All() {
+		if p.Knobs().SecretsEnv == "" {
+			continue // configured Standard Webhooks sources: not a bench target
+		}
+		secret := signingSecret(cfg, "", p.Name())
+		if secret == nil {
+			continue
+		}
+		v, err := p.Verifier([][]byte{secret}, 0, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%s verifier: %w", p.Name(), err)
+		}
+		verifiers[p.Name()] = v
 	}
-	pv, err := webhook.NewPetstore([][]byte{pet})
-	if err != nil {
-		return nil, fmt.Errorf("petstore verifier: %w", err)
-	}
-	bv, err := webhook.NewBunjang([][]byte{bun}, 0, nil)
-	if err != nil {
-		return nil, fmt.Errorf("bunjang verifier: %w", err)
+	if len(verifiers) == 0 {
+		return nil, fmt.Errorf("reference target: %w (set HOOKLINE_PETSTORE_SECRETS or another provider's secrets)", ErrNoBenchSecret)
 	}
 	sc := streams.Configs(streams.Options{})[0] // WEBHOOKS: same storage, retention, window
 	sc.Name, sc.Subjects, sc.Description = benchRefStream, []string{benchRefSubject + ">"}, "hookline bench-target reference handler"
@@ -56,7 +61,7 @@ func newReferenceTarget(ctx context.Context, cfg *config.Config, js jetstream.Je
 	}
 	return &referenceTarget{
 		js:        js,
-		verifiers: map[string]webhook.Verifier{config.ProviderPetstore: pv, config.ProviderBunjang: bv},
+		verifiers: verifiers,
 		timeout:   2 * time.Second,
 	}, nil
 }

@@ -50,6 +50,7 @@ func commands() map[string]command {
 		"verify":       {"compare a bench run's oracle with the query API and ORDERS: lost, duplicated, wrong state", runVerify},
 		"send":         {"sign and send a sample or given webhook: send petstore|bunjang|standard", runSend},
 		"orders":       {"read order state from the worker's query API: orders get <provider> <orderId>", runOrders},
+		"events":       {"follow the canonical order events on ORDERS as JSON lines: events tail", runEvents},
 		"dlq":          {"inspect and act on dead letters: dlq list|show|replay|purge", runDLQ},
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/pkg/config"
+	"github.com/hookline/hookline/pkg/redisconn"
 	dispatcherapp "github.com/hookline/hookline/services/dispatcher/app"
 	ingressapp "github.com/hookline/hookline/services/ingress/app"
 	workerapp "github.com/hookline/hookline/services/worker/app"
@@ -73,7 +74,12 @@ func runDev(ctx context.Context, env Env) error {
 	if redisURL == "" {
 		redisURL = config.DefaultRedisURL
 	}
-	if err := pingRedis(ctx, redisURL); err != nil {
+	if err := pingRedis(ctx, func(name string) (string, bool) {
+		if name == redisconn.EnvURL {
+			return redisURL, true
+		}
+		return lookup(name)
+	}); err != nil {
 		return err
 	}
 
@@ -216,18 +222,30 @@ func startEmbeddedNATS(dir string, port int) (*server.Server, error) {
 	return srv, nil
 }
 
-func pingRedis(ctx context.Context, url string) error {
-	opts, err := redis.ParseURL(url)
+// pingRedis checks that Redis answers where the worker will look for it: REDIS_URL, or the
+// cluster or sentinels REDIS_CLUSTER_ADDRS / REDIS_SENTINEL_ADDRS name.
+func pingRedis(ctx context.Context, lookup config.Lookup) error {
+	rs, err := redisconn.Load(lookup)
 	if err != nil {
-		return fmt.Errorf("%w: REDIS_URL: %w", config.ErrInvalid, err)
+		return err
 	}
-	c := redis.NewClient(opts)
+	c, err := rs.NewClient(redisconn.Tuning{PoolSize: 1})
+	if err != nil {
+		return err
+	}
 	defer c.Close()
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := c.Ping(pctx).Err(); err != nil {
+		if rs.Mode != redisconn.Single {
+			return fmt.Errorf("%w: Redis %s does not answer: %w", ErrDependency, rs, err)
+		}
+		addr := "127.0.0.1:6379"
+		if o, perr := redis.ParseURL(rs.URL); perr == nil {
+			addr = o.Addr
+		}
 		return fmt.Errorf("%w: nothing answers at %s (REDIS_URL); start one with: redis-server --port %s --appendonly yes",
-			ErrDependency, redactedURL(url), portOf(opts.Addr))
+			ErrDependency, redactedURL(rs.URL), portOf(addr))
 	}
 	return nil
 }
@@ -277,7 +295,7 @@ func banner(env Env, st devState, ingressAdmin, natsNote, statePath string) {
 	fmt.Fprintf(env.Stdout, `Hookline dev pipeline is ready.
   webhooks    POST %[1]s/webhooks/{petstore,bunjang,<source>}
   callbacks   POST %[1]s/v1/orders/{id}
-  orders      GET  %[3]s/v1/orders/{provider}/{orderId}
+  orders      GET  %[3]s/v1/orders/{provider}/{orderId}[/history]
   console     %[10]s
   admin       %[2]s (ingress), %[3]s (worker), %[4]s (dispatcher): /healthz /readyz /metrics
   nats        %[5]s

@@ -8,6 +8,7 @@ import "github.com/hookline/hookline/pkg/config"
 var devDefaults = map[string]string{
 	"HOOKLINE_PETSTORE_SECRETS": "dev-petstore-secret",
 	"HOOKLINE_BUNJANG_SECRETS":  "dev-bunjang-secret",
+	"HOOKLINE_SHOPIFY_SECRETS":  "dev-shopify-secret",
 	"HOOKLINE_JWT_SECRET":       "dev-jwt-secret",
 	"HOOKLINE_CALLBACK_SECRET":  "dev-callback-secret",
 	// The worker's web console, on its loopback admin port; the banner prints it.

@@ -82,6 +82,9 @@ func TestHelpEverywhereConnectsNowhere(t *testing.T) {
 		{[]string{"orders", "-h"}, "get"},
 		{[]string{"orders", "get", "-h"}, "-tenant"},
 		{[]string{"orders", "get", "petstore", "ord-1", "-h"}, "-url"},
+		{[]string{"orders", "-h"}, "history"},
+		{[]string{"orders", "history", "-h"}, "-json"},
+		{[]string{"orders", "history", "petstore", "ord-1", "-tenant", "t", "-h"}, "-url"},
 		{[]string{"dlq", "-h"}, "replay"},
 		{[]string{"dlq", "help"}, "purge"},
 		{[]string{"dlq", "list", "-h"}, "-reason"},
@@ -128,6 +131,7 @@ func TestBadVerbConnectsNowhere(t *testing.T) {
 		{[]string{"dlq", "-provider", "petstore"}, "list"},
 		{[]string{"orders"}, "get"},
 		{[]string{"orders", "gte", "petstore", "ord-1"}, "get"},
+		{[]string{"orders", "histroy", "petstore", "ord-1"}, "history"},
 		{[]string{"send"}, "bunjang"},
 		{[]string{"send", "stripe"}, "standard"},
 		{[]string{"send", "petstore", "-nope"}, "-order"},
@@ -165,6 +169,7 @@ func TestConnectionErrorsNameTheURL(t *testing.T) {
 		{"dlq replay, no DLQ stream", n.URL, []string{"dlq", "replay", "-nats", n.URL}},
 		{"stream-count, no stream", n.URL, []string{"bench", "stream-count", "-nats", n.URL}},
 		{"orders get, nothing listening", "http://" + closed, []string{"orders", "get", "petstore", "o-1", "-url", "http://" + closed}},
+		{"orders history, nothing listening", "http://" + closed, []string{"orders", "history", "petstore", "o-1", "-url", "http://" + closed}},
 		{"send, nothing listening", "http://" + closed, []string{"send", "petstore", "-url", "http://" + closed}},
 	}
 	for _, tt := range tests {

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"github.com/hookline/hookline/pkg/providers/bunjang"
+	"github.com/hookline/hookline/pkg/providers/petstore"
 	"io"
 	mrand "math/rand/v2"
 	"net/http"
@@ -64,7 +66,7 @@ func TestULID(t *testing.T) {
 
 // The oracle keeps, per order or item, the highest-ranked status acknowledged.
 func TestGeneratorOrdersAndOracle(t *testing.T) {
-	s := &Scenario{Orders: 10, PetstoreShare: 0.5, ShuffleRate: 1, PetstoreSecret: []byte("p"), BunjangSecret: []byte("b"), RunID: "t"}
+	s := &Scenario{Orders: 10, Mix: petBun(0.5), ShuffleRate: 1, RunID: "t"}
 	g := newGenerator(s, 0)
 	seen := map[string][]int{}
 	for range 40 {
@@ -96,6 +98,15 @@ func TestGeneratorOrdersAndOracle(t *testing.T) {
 	}
 }
 
+// petBun is the mix of the old PetstoreShare: that share of Petstore orders (secret "p"), the
+// rest Bunjang (secret "b").
+func petBun(share float64) []Share {
+	return []Share{
+		{Provider: petstore.Provider{}, Weight: share, Secret: []byte("p")},
+		{Provider: bunjang.Provider{}, Weight: 1 - share, Secret: []byte("b")},
+	}
+}
+
 func header(r *Request) http.Header {
 	h := http.Header{}
 	for _, kv := range r.Headers {
@@ -121,7 +132,7 @@ func mustVerifier(t *testing.T, provider string) webhook.Verifier {
 
 func TestWriteCorpus(t *testing.T) {
 	prefix := filepath.Join(t.TempDir(), "c")
-	s := Scenario{PetstoreShare: 0.5, PetstoreSecret: []byte("p"), BunjangSecret: []byte("b"), RunID: "t"}
+	s := Scenario{Mix: petBun(0.5), RunID: "t"}
 	if err := WriteCorpus(prefix, 2, 20, "127.0.0.1:1", s); err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +188,7 @@ func TestRunCountsAndRetries(t *testing.T) {
 	defer srv.Close()
 	res, err := Run(context.Background(), Options{
 		Target: srv.URL, Concurrency: 1, Count: 30, Retries: 3, RetryDelay: time.Millisecond,
-		Scenario: Scenario{Orders: 5, PetstoreShare: 1, PetstoreSecret: []byte("p"), RunID: "t"},
+		Scenario: Scenario{Orders: 5, Mix: petBun(1), RunID: "t"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +210,7 @@ func TestFixedRateSendsNoExtraRequest(t *testing.T) {
 	defer srv.Close()
 	res, err := Run(context.Background(), Options{
 		Target: srv.URL, Concurrency: 4, Rate: 200, Duration: 300 * time.Millisecond,
-		Scenario: Scenario{Orders: 5, PetstoreShare: 1, PetstoreSecret: []byte("p"), RunID: "t"},
+		Scenario: Scenario{Orders: 5, Mix: petBun(1), RunID: "t"},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -5,17 +5,16 @@ import (
 	"encoding/binary"
 	"fmt"
 	mrand "math/rand/v2"
-	"strconv"
 	"time"
 
-	"github.com/hookline/hookline/pkg/webhook"
+	"github.com/hookline/hookline/pkg/providers"
 	"github.com/oklog/ulid/v2"
 )
 
 // Request is one webhook to send.
 type Request struct {
 	Path    string
-	Headers [][2]string
+	Headers [][2]string // fixed ones, then the signature of the latest send
 	Body    []byte
 
 	// What the oracle needs.
@@ -23,6 +22,11 @@ type Request struct {
 	OrderKey string // provider/order[/item]
 	Statuses []statusStep
 	EventID  string
+
+	fixed  int // how many of Headers are the event's own (the rest: signature, tenant)
+	sample providers.Sample
+	p      providers.Provider
+	secret []byte
 }
 
 type statusStep struct {
@@ -31,24 +35,24 @@ type statusStep struct {
 	name string
 }
 
-// Lifecycles the generator walks, in order. They mirror the contract's section 6; the worker's
-// tables are the authority, the oracle only needs the rank order.
-var (
-	petstoreLifecycle = []string{"PLACED", "APPROVED", "SHIPPED", "DELIVERED"}
-	bunjangLifecycle  = []string{"PAYMENT_RECEIVED", "SHIPPED", "DELIVERED", "PURCHASE_CONFIRMED"}
-)
+// Share is one provider's part of the traffic: the provider walks its lifecycle (Walk) with its
+// samples, signed with Secret.
+type Share struct {
+	Provider providers.Provider
+	Weight   float64
+	Secret   []byte
+}
 
 // Scenario describes the traffic.
 type Scenario struct {
-	Orders          int     // orders per round
-	PetstoreShare   float64 // share of petstore orders; the rest are bunjang
-	DuplicateRate   float64 // chance that an event is sent a second time
-	ShuffleRate     float64 // chance that an order's events are sent in a random order
-	ItemsPerBunjang int     // order items per bunjang order (default 2)
-	PetstoreSecret  []byte
-	BunjangSecret   []byte
-	Tenant          string // X-Tenant-ID, empty for default
-	RunID           string // makes event and order ids unique per run
+	Orders        int     // orders per round
+	Mix           []Share // providers and their weights
+	DuplicateRate float64 // chance that an event is sent a second time
+	ShuffleRate   float64 // chance that an order's events are sent in a random order
+	ItemsPerOrder int     // order items per order of a provider with items (default 2)
+	Shop          string  // shop domain for providers whose tenant rule reads one
+	Tenant        string  // X-Tenant-ID, empty for default
+	RunID         string  // makes event and order ids unique per run
 }
 
 // generator produces one worker's share of the events; not safe for concurrent use.
@@ -60,13 +64,18 @@ type generator struct {
 	order  int // next order index within this worker's share
 	queue  []*Request
 	dup    []*Request
+	total  float64
 }
 
 func newGenerator(s *Scenario, worker int) *generator {
 	var seed [16]byte
 	_, _ = rand.Read(seed[:]) // crypto/rand never fails on Linux
-	return &generator{s: s, worker: worker,
+	g := &generator{s: s, worker: worker,
 		rnd: mrand.New(mrand.NewPCG(uint64(worker), uint64(seed[0])|uint64(seed[1])<<8|uint64(seed[2])<<16))}
+	for _, sh := range s.Mix {
+		g.total += max(0, sh.Weight)
+	}
+	return g
 }
 
 // next returns the next request, signed now.
@@ -89,6 +98,18 @@ func (g *generator) next(workers int) *Request {
 	return r
 }
 
+// pick chooses a provider by weight.
+func (g *generator) pick() Share {
+	x := g.rnd.Float64() * g.total
+	for _, sh := range g.s.Mix {
+		if w := max(0, sh.Weight); x < w {
+			return sh
+		}
+		x -= max(0, sh.Weight)
+	}
+	return g.s.Mix[len(g.s.Mix)-1]
+}
+
 // plan queues every event of this worker's next order.
 func (g *generator) plan(workers int) {
 	idx := g.order*workers + g.worker
@@ -100,64 +121,39 @@ func (g *generator) plan(workers int) {
 	}
 	orderID := fmt.Sprintf("%s-r%d-o%d", g.s.RunID, g.round, idx)
 	base := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
-	var events []*Request
-	if g.rnd.Float64() < g.s.PetstoreShare {
-		events = g.petstoreOrder(orderID, base)
-	} else {
-		events = g.bunjangOrder(orderID, base)
-	}
+	events := g.orderEvents(g.pick(), orderID, base)
 	if g.s.ShuffleRate > 0 && g.rnd.Float64() < g.s.ShuffleRate {
 		g.rnd.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
 	}
 	g.queue = append(g.queue, events...)
 }
 
-func (g *generator) petstoreOrder(orderID string, base time.Time) []*Request {
-	out := make([]*Request, 0, len(petstoreLifecycle))
-	for i, status := range petstoreLifecycle {
-		at := base.Add(time.Duration(i) * time.Second).UTC().Format(time.RFC3339)
-		id := fmt.Sprintf("%s-e%d", orderID, i)
-		var body string
-		if status == "APPROVED" && g.rnd.IntN(2) == 0 {
-			body = fmt.Sprintf(`{"eventId":%q,"eventType":"payment.succeeded","timestamp":%q,"data":{"payment":{"id":"pay-%s","amount":"125.50","currency":"USD"},"order":{"id":%q,"status":"APPROVED"}}}`,
-				id, at, id, orderID)
-		} else {
-			prev := ""
-			if i > 0 {
-				prev = petstoreLifecycle[i-1]
-			}
-			body = fmt.Sprintf(`{"eventId":%q,"eventType":"order.statusChanged","timestamp":%q,"data":{"order":{"id":%q,"status":%q,"totalAmount":"125.50","currency":"USD"},"previousStatus":%q,"newStatus":%q,"changedAt":%q,"changedBy":"system"}}`,
-				id, at, orderID, status, prev, status, at)
-		}
-		out = append(out, &Request{Path: "/webhooks/petstore", Body: []byte(body), Provider: "petstore",
-			OrderKey: "petstore/" + orderID, EventID: id,
-			Statuses: []statusStep{{key: "petstore/" + orderID, rank: i, name: status}}})
-	}
-	return out
-}
-
-func (g *generator) bunjangOrder(orderID string, base time.Time) []*Request {
-	items := g.s.ItemsPerBunjang
+// orderEvents is one order walking its provider's lifecycle, one event a second.
+func (g *generator) orderEvents(sh Share, orderID string, base time.Time) []*Request {
+	p := sh.Provider
+	items := g.s.ItemsPerOrder
 	if items < 1 {
 		items = 2
 	}
-	// Bunjang order ids are numbers; derive one from the order id.
-	num := fnv64(orderID) >> 16 // 48 bits: item ids (num*10+i) stay exact in a float64
-	out := make([]*Request, 0, len(bunjangLifecycle))
-	for i, status := range bunjangLifecycle {
-		id := newULID(base.Add(time.Duration(i)*time.Second), g.rnd)
-		r := &Request{Path: "/webhooks/bunjang", Provider: "bunjang", OrderKey: "bunjang/" + strconv.FormatUint(num, 10), EventID: id}
-		body := fmt.Appendf(nil, `{"eventId":%q,"eventType":"order.status.changed","payloadVersion":"v1","data":{"orderId":%d,"orderItems":[`, id, num)
-		for it := range items {
-			if it > 0 {
-				body = append(body, ',')
-			}
-			itemID := num*10 + uint64(it)
-			body = fmt.Appendf(body, `{"orderItemId":%d,"pid":%d,"orderStatus":%q}`, itemID, 500000+it, status)
-			r.Statuses = append(r.Statuses, statusStep{
-				key: fmt.Sprintf("bunjang/%d/%d", num, itemID), rank: i, name: status})
+	walk := p.Walk()
+	out := make([]*Request, 0, len(walk))
+	for i, status := range walk {
+		s, err := p.Sample(providers.SampleSpec{
+			EventID: fmt.Sprintf("%s-e%d", orderID, i), OrderKey: orderID, Status: status,
+			Alt: g.rnd.IntN(2) == 0, ItemCount: items, Shop: g.s.Shop, At: base.Add(time.Duration(i) * time.Second),
+		})
+		if err != nil {
+			continue // a provider's own walk always builds; skipping keeps the oracle honest
 		}
-		r.Body = append(body, "]}}"...)
+		key := p.Name() + "/" + s.OrderID
+		r := &Request{Path: "/webhooks/" + p.Name(), Body: s.Body, Provider: p.Name(), OrderKey: key, EventID: s.EventID,
+			Headers: append([][2]string(nil), s.Headers...), fixed: len(s.Headers), sample: s, p: p, secret: sh.Secret}
+		if len(s.Items) == 0 {
+			r.Statuses = []statusStep{{key: key, rank: i, name: s.Status}}
+		}
+		for _, it := range s.Items {
+			r.Statuses = append(r.Statuses, statusStep{key: key + "/" + it, rank: i, name: s.Status})
+		}
 		out = append(out, r)
 	}
 	return out
@@ -165,12 +161,9 @@ func (g *generator) bunjangOrder(orderID string, base time.Time) []*Request {
 
 // sign sets the signature headers for now.
 func (g *generator) sign(r *Request) {
-	r.Headers = r.Headers[:0]
-	switch r.Provider {
-	case "petstore":
-		r.Headers = append(r.Headers, [2]string{webhook.HeaderPetstore, webhook.SignPetstore(g.s.PetstoreSecret, r.Body)})
-	case "bunjang":
-		r.Headers = append(r.Headers, [2]string{webhook.HeaderBunjang, webhook.SignBunjang(g.s.BunjangSecret, time.Now(), r.Body)})
+	r.Headers = r.Headers[:r.fixed]
+	if sig, err := r.p.Sign(r.secret, r.sample, time.Now()); err == nil {
+		r.Headers = append(r.Headers, sig...)
 	}
 	if g.s.Tenant != "" {
 		r.Headers = append(r.Headers, [2]string{"X-Tenant-ID", g.s.Tenant})
@@ -192,13 +185,4 @@ func newULID(t time.Time, rnd *mrand.Rand) string {
 	binary.LittleEndian.PutUint64(entropy[2:], lo)
 	_ = id.SetEntropy(entropy[:]) // always 10 bytes
 	return id.String()
-}
-
-func fnv64(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return h
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/hookline/hookline/pkg/providers/envelope"
 	"io"
 	"math"
 	"net/http"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/pkg/config"
+	"github.com/hookline/hookline/pkg/providers"
+	"github.com/hookline/hookline/pkg/providers/envelope"
 	"github.com/hookline/hookline/pkg/streams"
 	"github.com/hookline/hookline/pkg/webhook"
 	"github.com/hookline/hookline/services/ingress/internal/problem"
@@ -30,23 +31,18 @@ type Publisher interface {
 	Publish(ctx context.Context, msg *nats.Msg, msgID string) (*jetstream.PubAck, error)
 }
 
-type scheme int
-
-const (
-	schemePetstore scheme = iota
-	schemeBunjang
-	schemeStandard
-)
-
 // route is one provider for one tenant.
 type route struct {
-	provider string
+	provider string // the path segment: a provider's name, or a configured source's
+	p        providers.Provider
 	tenant   *tenant
-	scheme   scheme
 	verifier webhook.Verifier
-	maxAge   time.Duration // petstore body timestamp window
+	maxAge   time.Duration // the body timestamp window of a provider whose window is BodyAge; 0: none
 	success  int
 }
+
+// tenantRule maps a provider's TenantKey values (Shopify shop domains) to tenants.
+type tenantRule map[string]*tenant
 
 type tenant struct {
 	id      string
@@ -68,7 +64,8 @@ type API struct {
 
 	tenants map[string]*tenant
 	sources map[string]*route // Standard Webhooks sources: fixed tenant
-	builtin map[string]bool
+	reg     *providers.Registry
+	byKey   map[string]tenantRule // by provider name
 }
 
 // Options for New.
@@ -111,7 +108,7 @@ func New(cfg *config.Config, pub Publisher, m *Metrics, log *zap.Logger, o Optio
 		log: log, pub: pub, metrics: m, maxBody: cfg.MaxBodyBytes, retry503: o.RetryAfter503, now: o.Now,
 		clientIP: o.ClientIP, failed: failed,
 		tenants: map[string]*tenant{}, sources: map[string]*route{},
-		builtin: map[string]bool{config.ProviderPetstore: true, config.ProviderBunjang: true},
+		reg: cfg.Registry(), byKey: map[string]tenantRule{},
 	}
 	clock := webhook.Clock(o.Now)
 	for id, tc := range cfg.Tenants {
@@ -120,35 +117,47 @@ func New(cfg *config.Config, pub Publisher, m *Metrics, log *zap.Logger, o Optio
 			t.limiter = rate.NewLimiter(rate.Limit(tc.RateLimit.RPS), tc.RateLimit.Burst)
 			t.retry = retryAfter(tc.RateLimit.RPS)
 		}
-		for name, p := range tc.Providers {
-			r := &route{provider: name, tenant: t}
-			var err error
-			switch name {
-			case config.ProviderPetstore:
-				r.scheme, r.success, r.maxAge = schemePetstore, http.StatusOK, p.Tolerance
-				r.verifier, err = webhook.NewPetstore(secretBytes(p.Secrets))
-			case config.ProviderBunjang:
-				r.scheme, r.success = schemeBunjang, http.StatusNoContent
-				r.verifier, err = webhook.NewBunjang(secretBytes(p.Secrets), p.Tolerance, clock)
-			default:
-				err = fmt.Errorf("unknown provider")
+		for name, pc := range tc.Providers {
+			p, ok := a.reg.Lookup(name)
+			if !ok {
+				return nil, fmt.Errorf("%w: tenant %s provider %s: unknown provider", config.ErrInvalid, id, name)
 			}
+			r, err := newRoute(p, name, t, pc.Secrets, pc.Tolerance, clock)
 			if err != nil {
 				return nil, fmt.Errorf("%w: tenant %s provider %s: %w", config.ErrInvalid, id, name, err)
 			}
 			t.routes[name] = r
+			for _, k := range pc.TenantKeys {
+				if a.byKey[name] == nil {
+					a.byKey[name] = tenantRule{}
+				}
+				a.byKey[name][k] = t
+			}
 		}
 		a.tenants[id] = t
 	}
 	for name, s := range cfg.Sources {
-		v, err := webhook.NewStandard(secretBytes(s.Secrets), s.Tolerance, clock)
+		r, err := newRoute(a.reg.Source(), name, a.tenants[s.Tenant], s.Secrets, s.Tolerance, clock)
 		if err != nil {
 			return nil, fmt.Errorf("%w: source %s: %w", config.ErrInvalid, name, err)
 		}
-		a.sources[name] = &route{provider: name, tenant: a.tenants[s.Tenant], scheme: schemeStandard,
-			verifier: v, success: http.StatusNoContent}
+		a.sources[name] = r
 	}
 	return a, nil
+}
+
+// newRoute builds provider p's route called name for tenant t: its verifier, and its body
+// timestamp window when the provider's window bounds the body.
+func newRoute(p providers.Provider, name string, t *tenant, secrets []config.Secret, window time.Duration, clock webhook.Clock) (*route, error) {
+	v, err := p.Verifier(secretBytes(secrets), window, clock)
+	if err != nil {
+		return nil, err
+	}
+	r := &route{provider: name, p: p, tenant: t, verifier: v, success: p.SuccessStatus()}
+	if p.Knobs().Window.BodyAge {
+		r.maxAge = window
+	}
+	return r, nil
 }
 
 func secretBytes(ss []config.Secret) [][]byte {
@@ -171,8 +180,10 @@ func (a *API) Register(e *echo.Echo) {
 	e.POST("/webhooks/:provider", a.webhook)
 }
 
-// resolve finds the route for a provider name and the request's tenant.
-func (a *API) resolve(provider, tenantHeader string) (*route, *problem.Problem) {
+// resolve finds the route for a provider name and the request's tenant: X-Tenant-ID, else the
+// provider's tenant rule (providers.Provider.TenantKey), else the default tenant.
+func (a *API) resolve(provider string, h http.Header) (*route, *problem.Problem) {
+	tenantHeader := h.Get("X-Tenant-ID")
 	tenantID := config.DefaultTenant
 	if tenantHeader != "" {
 		id, ok := config.NormalizeTenantID(tenantHeader)
@@ -187,10 +198,18 @@ func (a *API) resolve(provider, tenantHeader string) (*route, *problem.Problem) 
 		}
 		return r, nil
 	}
-	t, ok := a.tenants[tenantID]
-	if !a.builtin[provider] {
+	p, builtin := a.reg.Lookup(provider)
+	if !builtin {
 		return nil, problem.New(http.StatusNotFound, problem.CodeUnknownProvider, "unknown provider")
 	}
+	if tenantHeader == "" {
+		if rule := a.byKey[provider]; rule != nil {
+			if t := rule[p.TenantKey(h)]; t != nil {
+				tenantID = t.id
+			}
+		}
+	}
+	t, ok := a.tenants[tenantID]
 	if !ok {
 		return nil, problem.New(http.StatusNotFound, problem.CodeUnknownTenant, "unknown tenant")
 	}
@@ -205,7 +224,7 @@ func (a *API) webhook(c echo.Context) error {
 	start := time.Now()
 	req := c.Request()
 	provider := c.Param("provider")
-	r, perr := a.resolve(provider, req.Header.Get("X-Tenant-ID"))
+	r, perr := a.resolve(provider, req.Header)
 	if perr != nil {
 		a.metrics.observe("unknown", "unknown", perr.Status, time.Since(start))
 		return perr
@@ -300,15 +319,29 @@ func (a *API) accept(c echo.Context, r *route) (int, event, error) {
 	return r.success, ev, nil
 }
 
+// parse checks the envelope with the provider's one parser (the same the worker decodes with,
+// so everything answered 2xx here is accepted there), then the body timestamp window of a
+// provider that has one. The raw body is stored untouched; a replay does not re-check the window.
 func (a *API) parse(r *route, h http.Header, body []byte) (event, error) {
-	switch r.scheme {
-	case schemePetstore:
-		return parsePetstore(body, a.now(), r.maxAge)
-	case schemeBunjang:
-		return parseBunjang(body)
-	default:
-		return parseStandard(body, webhook.StandardID(h))
+	env, err := r.p.Parse(body, r.p.Meta(h))
+	if err != nil {
+		return event{}, err
 	}
+	ev := event{ID: env.EventID, Type: env.EventType}
+	if r.maxAge > 0 {
+		if age := a.now().Sub(env.Timestamp); age > r.maxAge || age < -r.maxAge {
+			return ev, fmt.Errorf("%w: timestamp %s", errStaleEnvelope, env.Timestamp.Format(time.RFC3339))
+		}
+	}
+	return ev, nil
+}
+
+var errStaleEnvelope = errors.New("timestamp outside the accepted window")
+
+// event is what the handler needs from any envelope.
+type event struct {
+	ID   string
+	Type string
 }
 
 func malformedMessage(err error) string {

@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
 
 	"github.com/hookline/hookline/pkg/streams"
 	ordersv1 "github.com/hookline/hookline/proto/gen/hookline/orders/v1"
-	"github.com/hookline/hookline/services/worker/internal/orders"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -85,38 +82,4 @@ func canonicalEvents(ctx context.Context, js jetstream.JetStream, tenant, provid
 			return out, nil
 		}
 	}
-}
-
-// EventLog is a HistoryReader built from the canonical events still in ORDERS: only applied
-// events appear. It stands in where the worker's recorded history is not available.
-type EventLog struct{ JS jetstream.JetStream }
-
-var _ HistoryReader = EventLog{}
-
-// History returns the order's applied events, oldest first.
-func (l EventLog) History(ctx context.Context, tenant, provider, orderID string) ([]HistoryEntry, error) {
-	evs, err := canonicalEvents(ctx, l.JS, tenant, provider, orderID)
-	if err != nil {
-		return nil, err
-	}
-	if len(evs) == 0 {
-		return nil, orders.ErrNotFound
-	}
-	out := make([]HistoryEntry, 0, len(evs))
-	for _, c := range evs {
-		ev := c.ev
-		out = append(out, HistoryEntry{
-			EventID: ev.GetSourceEventId(), ItemID: ev.GetOrderItemId(), Kind: "applied",
-			Status: strings.TrimPrefix(ev.GetStatus().String(), "ORDER_STATUS_"), ProviderStatus: ev.GetProviderStatus(),
-			Version: ev.GetVersion(), OccurredAt: ev.GetOccurredAt().AsTime(), ReceivedAt: ev.GetReceivedAt().AsTime(),
-			AppliedAt: ev.GetAppliedAt().AsTime(), StreamSequence: ev.GetSourceStreamSequence(), CanonicalEventID: ev.GetEventId(),
-		})
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].AppliedAt.Equal(out[j].AppliedAt) {
-			return out[i].AppliedAt.Before(out[j].AppliedAt)
-		}
-		return out[i].StreamSequence < out[j].StreamSequence
-	})
-	return out, nil
 }

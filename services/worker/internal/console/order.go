@@ -12,7 +12,9 @@ import (
 
 	"github.com/hookline/hookline/pkg/config"
 	"github.com/hookline/hookline/pkg/streams"
+	"github.com/hookline/hookline/services/worker/internal/events"
 	"github.com/hookline/hookline/services/worker/internal/orders"
+	"github.com/hookline/hookline/services/worker/internal/query"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -223,4 +225,33 @@ func MaskHeaders(h nats.Header) []Header {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// StoreHistory reads the history the worker records (orders.Store.History).
+type StoreHistory struct {
+	Store interface {
+		History(ctx context.Context, tenant, provider, orderID string) ([]orders.Entry, error)
+	}
+}
+
+var _ HistoryReader = StoreHistory{}
+
+// History returns the recorded entries, oldest first, with the canonical event id of applied ones.
+func (h StoreHistory) History(ctx context.Context, tenant, provider, orderID string) ([]HistoryEntry, error) {
+	entries, err := h.Store.History(ctx, tenant, provider, orderID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]HistoryEntry, len(entries))
+	for i, e := range entries {
+		out[i] = HistoryEntry{
+			EventID: e.SourceEventID, ItemID: e.ItemID, Kind: string(e.Kind), Status: query.StatusName(e.Canonical),
+			ProviderStatus: e.Status, Version: e.Version, OccurredAt: e.OccurredAt, ReceivedAt: e.ReceivedAt,
+			AppliedAt: e.AppliedAt, StreamSequence: e.Seq,
+		}
+		if e.Kind == orders.Applied {
+			out[i].CanonicalEventID = events.EventID(provider, tenant, e.SourceEventID, e.ItemID)
+		}
+	}
+	return out, nil
 }

@@ -1,7 +1,5 @@
 // Package decode turns a WEBHOOKS message into order status changes with the provider's one
-// envelope parser (pkg/providers/…), the same the ingress checked the body with: Petstore
-// `order.statusChanged` and `payment.succeeded`, Bunjang `order.status.changed` (one change per
-// order item), and `order.status.changed` from any other (Standard Webhooks) source. The
+// envelope parser (providers.Provider.Parse), the same the ingress checked the body with. The
 // accept/refuse decision is the parser's; decode only maps its envelope to an Event.
 package decode
 
@@ -10,16 +8,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hookline/hookline/pkg/providers/bunjang"
+	"github.com/hookline/hookline/pkg/providers"
 	"github.com/hookline/hookline/pkg/providers/envelope"
-	"github.com/hookline/hookline/pkg/providers/petstore"
-	"github.com/hookline/hookline/pkg/providers/standardwebhooks"
-)
-
-// Built-in providers; every other name is a Standard Webhooks source.
-const (
-	ProviderPetstore = "petstore"
-	ProviderBunjang  = "bunjang"
 )
 
 var (
@@ -35,11 +25,13 @@ var (
 type Input struct {
 	Provider string // from the subject
 	Tenant   string // from the subject
-	// EventID is the ingress's Hookline-Event-Id header: the webhook-id of a Standard Webhooks
-	// source, whose body carries no id. Petstore and Bunjang ids come from the body, which the
-	// ingress copied into the header.
-	EventID string
-	Body    []byte
+	// EventID and EventType are the ingress's Hookline-Event-Id and Hookline-Event-Type
+	// headers: what the request's headers said (providers.Provider.Meta) for providers whose body
+	// does not say it (a Standard Webhooks webhook-id, a Shopify webhook id and topic). Petstore
+	// and Bunjang ids come from the body, which the ingress copied into the headers.
+	EventID   string
+	EventType string
+	Body      []byte
 	// Fallback is the occurrence time for a payload that carries none (the receive time).
 	Fallback time.Time
 }
@@ -58,18 +50,10 @@ type Event struct {
 	Changes       []Change
 }
 
-// Decode decodes in. Errors wrap ErrMalformed or ErrUnhandled.
-func Decode(in Input) (Event, error) {
-	var env envelope.Envelope
-	var err error
-	switch in.Provider {
-	case ProviderPetstore:
-		env, err = petstore.Parse(in.Body)
-	case ProviderBunjang:
-		env, err = bunjang.Parse(in.Body)
-	default:
-		env, err = standardwebhooks.Parse(in.Body, in.EventID)
-	}
+// Decode decodes in with p, the provider of in.Provider (providers.Registry.For). Errors wrap
+// ErrMalformed or ErrUnhandled.
+func Decode(p providers.Provider, in Input) (Event, error) {
+	env, err := p.Parse(in.Body, providers.Meta{EventID: in.EventID, EventType: in.EventType})
 	if err != nil {
 		return Event{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}

@@ -3,6 +3,7 @@ package decode
 import (
 	"encoding/json"
 	"errors"
+	"github.com/hookline/hookline/pkg/providers/all"
 	"os"
 	"slices"
 	"testing"
@@ -76,7 +77,7 @@ func TestDecode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Decode(Input{Provider: tt.provider, Tenant: "default", EventID: tt.header, Body: []byte(tt.body), Fallback: fallback})
+			got, err := Decode(all.Registry().For(tt.provider), Input{Provider: tt.provider, Tenant: "default", EventID: tt.header, Body: []byte(tt.body), Fallback: fallback})
 			if err != nil {
 				t.Fatalf("Decode: %v", err)
 			}
@@ -118,7 +119,7 @@ func TestDecodeSignatureVectors(t *testing.T) {
 			if err := json.Unmarshal(vectors[tt.give], &v); err != nil {
 				t.Fatal(err)
 			}
-			got, err := Decode(Input{Provider: tt.provider, Tenant: "default", EventID: tt.header, Body: []byte(v.Body), Fallback: fallback})
+			got, err := Decode(all.Registry().For(tt.provider), Input{Provider: tt.provider, Tenant: "default", EventID: tt.header, Body: []byte(v.Body), Fallback: fallback})
 			if err != nil {
 				t.Fatalf("Decode: %v", err)
 			}
@@ -161,7 +162,7 @@ func TestDecodeErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Decode(Input{Provider: tt.provider, Tenant: "default", EventID: tt.header, Body: []byte(tt.body), Fallback: fallback})
+			_, err := Decode(all.Registry().For(tt.provider), Input{Provider: tt.provider, Tenant: "default", EventID: tt.header, Body: []byte(tt.body), Fallback: fallback})
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Decode = %v, want %v", err, tt.want)
 			}
@@ -171,7 +172,7 @@ func TestDecodeErrors(t *testing.T) {
 
 func TestStringsWithEscapes(t *testing.T) {
 	body := `{"eventId":"e\"1","eventType":"order.statusChanged","timestamp":"2024-12-16T10:31:00Z","data":{"order":{"id":"o\u002d1"},"newStatus":"SHIP\u0050ED"}}`
-	got, err := Decode(Input{Provider: "petstore", Tenant: "default", Body: []byte(body), Fallback: fallback})
+	got, err := Decode(all.Registry().For("petstore"), Input{Provider: "petstore", Tenant: "default", Body: []byte(body), Fallback: fallback})
 	if err != nil {
 		t.Fatal(err)
 	}

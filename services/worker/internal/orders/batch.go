@@ -3,6 +3,7 @@ package orders
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -25,10 +26,13 @@ type call struct {
 // read for many scripts instead of one each, on both sides of the connection. Each script still
 // runs atomically on its own.
 type batcher struct {
-	rdb      redis.UniversalClient
-	in       chan *call
-	maxBatch int
-	timeout  time.Duration
+	rdb       redis.UniversalClient
+	cluster   *redis.ClusterClient // set when rdb is one: pipelines go per node
+	gate      *replicaGate         // nil: no WAIT
+	in        chan *call
+	maxBatch  int
+	timeout   time.Duration
+	pipelines int
 
 	mu     sync.RWMutex
 	closed bool
@@ -37,11 +41,17 @@ type batcher struct {
 
 func newBatcher(rdb redis.UniversalClient, pipelines, maxBatch int, timeout time.Duration) *batcher {
 	b := &batcher{rdb: rdb, in: make(chan *call, pipelines*maxBatch), maxBatch: maxBatch, timeout: timeout}
-	for range pipelines {
+	b.cluster, _ = rdb.(*redis.ClusterClient)
+	b.pipelines = pipelines
+	return b
+}
+
+// start runs the pipelines; options are set by then.
+func (b *batcher) start() {
+	for range b.pipelines {
 		b.wg.Add(1)
 		go b.run()
 	}
-	return b
 }
 
 // do runs the script in the next pipeline and waits for its reply.
@@ -114,48 +124,175 @@ func (b *batcher) run() {
 }
 
 func (b *batcher) exec(batch []*call) {
-	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
-	defer cancel()
-	b.pipeline(ctx, batch)
-	// A server that lost its script cache (restart, failover, SCRIPT FLUSH) answers NOSCRIPT: the
-	// script did not run, so load it and run those calls again.
-	var retry []*call
-	for _, c := range batch {
-		if redis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT") {
-			retry = append(retry, c)
-		}
+	timeout := b.timeout
+	if b.gate != nil {
+		timeout += b.gate.d.Timeout // WAIT may hold the pipeline that long
 	}
-	if len(retry) > 0 {
-		loaded := map[*redis.Script]bool{}
-		for _, c := range retry {
-			if !loaded[c.script] {
-				loaded[c.script] = true
-				if err := c.script.Load(ctx, b.rdb).Err(); err != nil {
-					for _, r := range retry {
-						r.cmd.SetErr(err)
-					}
-					retry = nil
-					break
-				}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	defer func() {
+		for _, c := range batch {
+			if c.done != nil {
+				close(c.done)
 			}
 		}
-		b.pipeline(ctx, retry)
+	}()
+	replicas, err := b.gate.replicas(ctx, b.rdb)
+	if err != nil {
+		for _, c := range batch {
+			c.cmd = redis.NewCmd(ctx)
+			c.cmd.SetErr(err)
+		}
+		return
 	}
-	for _, c := range batch {
-		if c.done != nil {
-			close(c.done)
+	pending := batch
+	for attempt := 0; len(pending) > 0; attempt++ {
+		b.pipeline(ctx, pending, replicas)
+		if attempt == maxPasses-1 {
+			return
+		}
+		// A server that lost its script cache (restart, failover, SCRIPT FLUSH) answers NOSCRIPT: the
+		// script did not run, so load it and run those calls again. On a cluster, MOVED means the
+		// slot has a new owner (after a failover or a resharding): the script did not run either,
+		// and the next pass sends it to the owner the reloaded slot map names.
+		var again []*call
+		moved := false
+		for _, c := range pending {
+			err := c.cmd.Err()
+			_, isMoved := redis.IsMovedError(err)
+			switch {
+			case redis.HasErrorPrefix(err, "NOSCRIPT"):
+				again = append(again, c)
+			case isMoved && b.cluster != nil:
+				again, moved = append(again, c), true
+			}
+		}
+		if len(again) == 0 {
+			return
+		}
+		if moved && !sleep(ctx, time.Duration(attempt+1)*movedPause) {
+			return
+		}
+		if err := b.loadScripts(ctx, again); err != nil {
+			for _, c := range again {
+				c.cmd.SetErr(err)
+			}
+			return
+		}
+		pending = again
+	}
+}
+
+// maxPasses bounds the pipelines one batch gets: the first, and retries after NOSCRIPT or MOVED.
+// movedPause, growing per pass, gives the cluster client time to reload its slot map.
+const (
+	maxPasses  = 3
+	movedPause = 30 * time.Millisecond
+)
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (b *batcher) loadScripts(ctx context.Context, calls []*call) error {
+	loaded := map[*redis.Script]bool{}
+	for _, c := range calls {
+		if !redis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT") || loaded[c.script] {
+			continue
+		}
+		loaded[c.script] = true
+		if err := c.script.Load(ctx, b.rdb).Err(); err != nil { // a cluster client loads it on every primary
+			return err
+		}
+	}
+	return nil
+}
+
+// pipeliner is a connection that pipelines: the client itself, or one cluster node's client.
+type pipeliner interface {
+	Pipeline() redis.Pipeliner
+}
+
+// pipeline runs calls in one pipeline per node, each followed by WAIT when replicas > 0. A
+// single server or a Sentinel-managed primary is one node; on a cluster the calls are grouped by
+// the primary owning their keys' slot (every key of a call shares one hash tag), and the nodes
+// run in parallel. WAIT counts the replicas that hold every earlier write of its own connection,
+// which is why it must travel in the same pipeline as the scripts.
+func (b *batcher) pipeline(ctx context.Context, calls []*call, replicas int) {
+	if b.cluster == nil {
+		b.pipelineNode(ctx, b.rdb, calls, replicas)
+		return
+	}
+	groups := map[pipeliner][]*call{}
+	for _, c := range calls {
+		node, err := b.cluster.MasterForKey(ctx, c.keys[0])
+		if err != nil {
+			c.cmd = redis.NewCmd(ctx)
+			c.cmd.SetErr(err)
+			continue
+		}
+		groups[node] = append(groups[node], c)
+	}
+	var wg sync.WaitGroup
+	for node, calls := range groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b.pipelineNode(ctx, node, calls, replicas)
+		}()
+	}
+	wg.Wait()
+	for _, c := range calls {
+		if err := c.cmd.Err(); err != nil && !isScriptError(err) {
+			// A node is down or a slot moved: have the cluster client read the slot map again (at
+			// most one reload runs at a time).
+			b.cluster.ReloadState(ctx)
+			return
 		}
 	}
 }
 
-func (b *batcher) pipeline(ctx context.Context, calls []*call) {
-	if len(calls) == 0 {
-		return
-	}
-	pipe := b.rdb.Pipeline()
+func (b *batcher) pipelineNode(ctx context.Context, node pipeliner, calls []*call, replicas int) {
+	pipe := node.Pipeline()
 	for _, c := range calls {
 		c.cmd = c.script.EvalSha(ctx, pipe, c.keys, c.args...)
 	}
+	var wait *redis.Cmd
+	if replicas > 0 {
+		wait = pipe.Do(ctx, "wait", replicas, b.gate.d.Timeout.Milliseconds())
+	}
 	// Per-command errors are on each cmd; Exec's own error repeats the first of them.
 	_, _ = pipe.Exec(ctx)
+	if wait == nil {
+		return
+	}
+	var err error
+	switch n, werr := wait.Int64(); {
+	case werr != nil:
+		err = fmt.Errorf("%w: wait: %w", ErrUnavailable, werr)
+	case n < int64(replicas):
+		err = fmt.Errorf("%w: %w: %d of %d replicas within %s", ErrUnavailable, ErrNotReplicated, n, replicas, b.gate.d.Timeout)
+	default:
+		return
+	}
+	// The scripts that ran wrote on the primary, but nothing says a replica has the writes: the
+	// message must not be acknowledged on their strength.
+	for _, c := range calls {
+		if c.cmd.Err() == nil {
+			c.cmd.SetErr(err)
+		}
+	}
+}
+
+// isScriptError reports a reply the script itself gave (a bug or bad data): the node answered.
+func isScriptError(err error) bool {
+	var rerr redis.Error
+	return errors.As(err, &rerr) && !isTransient(err)
 }

@@ -2,6 +2,7 @@ package orders
 
 import (
 	"context"
+	"github.com/hookline/hookline/pkg/providers/all"
 	"os"
 	"strconv"
 	"sync/atomic"
@@ -17,7 +18,7 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkApply -benchmem ./services/worker/internal/orders
 func BenchmarkApply(b *testing.B) {
-	book, err := NewBook()
+	book, err := NewBook(all.Registry())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,5 @@
-// Package orders holds the order lifecycles (one table per provider) and the apply step: one
+// Package orders resolves statuses against each provider's lifecycle table (in its folder under
+// pkg/providers) and holds the apply step: one
 // atomic Redis script per order that dedupes the event id, applies or classifies the transition,
 // bumps the version and records the outcome.
 package orders
@@ -8,73 +9,13 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hookline/hookline/pkg/providers"
 	ordersv1 "github.com/hookline/hookline/proto/gen/hookline/orders/v1"
 )
 
-// Row is one status of a provider's lifecycle.
-type Row struct {
-	// Status is the provider's status string, uppercase.
-	Status string
-	// Canonical is what downstream consumers see.
-	Canonical ordersv1.OrderStatus
-	// Rank orders the lifecycle: a transition applies only towards a higher rank.
-	Rank int
-	// Terminal: nothing leaves this status.
-	Terminal bool
-	// After is the status this one normally follows; the statuses jumped over on the way from the
-	// current one are published as `skipped`. Empty for a status reachable from anywhere.
-	After string
-	// Aliases are other spellings providers use for Status.
-	Aliases []string
-}
-
-// The lifecycles, as data (contract section 6). Ranks: a forward transition goes to a higher
-// rank, across any ranks in between; a lower or equal rank is stale. Side branches (cancellation,
-// returns) rank above the main line so they are reachable from any non-terminal status.
-
-// PetstoreRows: PLACED → APPROVED → SHIPPED → DELIVERED; any non-terminal → CANCELLED.
-// payment.succeeded means APPROVED.
-func PetstoreRows() []Row {
-	return []Row{
-		{Status: "PLACED", Canonical: ordersv1.OrderStatus_ORDER_STATUS_PLACED, Rank: 1},
-		{Status: "APPROVED", Canonical: ordersv1.OrderStatus_ORDER_STATUS_APPROVED, Rank: 2, After: "PLACED"},
-		{Status: "SHIPPED", Canonical: ordersv1.OrderStatus_ORDER_STATUS_SHIPPED, Rank: 3, After: "APPROVED"},
-		{Status: "DELIVERED", Canonical: ordersv1.OrderStatus_ORDER_STATUS_DELIVERED, Rank: 4, Terminal: true, After: "SHIPPED"},
-		{Status: "CANCELLED", Canonical: ordersv1.OrderStatus_ORDER_STATUS_CANCELLED, Rank: 5, Terminal: true, Aliases: []string{"CANCELED"}},
-	}
-}
-
-// BunjangRows, per order item. The public docs name only PAYMENT_RECEIVED and SHIPPED; the rest
-// is our assumption. CANCEL_REQUESTED has no canonical status of its own: it is published as
-// UNSPECIFIED with the raw string.
-func BunjangRows() []Row {
-	return []Row{
-		{Status: "PAYMENT_RECEIVED", Canonical: ordersv1.OrderStatus_ORDER_STATUS_APPROVED, Rank: 1},
-		{Status: "SHIPPED", Canonical: ordersv1.OrderStatus_ORDER_STATUS_SHIPPED, Rank: 2, After: "PAYMENT_RECEIVED"},
-		{Status: "DELIVERED", Canonical: ordersv1.OrderStatus_ORDER_STATUS_DELIVERED, Rank: 3, After: "SHIPPED"},
-		{Status: "PURCHASE_CONFIRMED", Canonical: ordersv1.OrderStatus_ORDER_STATUS_COMPLETED, Rank: 4, Terminal: true, After: "DELIVERED"},
-		{Status: "CANCEL_REQUESTED", Canonical: ordersv1.OrderStatus_ORDER_STATUS_UNSPECIFIED, Rank: 5, After: "PAYMENT_RECEIVED"},
-		{Status: "CANCELLED", Canonical: ordersv1.OrderStatus_ORDER_STATUS_CANCELLED, Rank: 6, Terminal: true, After: "CANCEL_REQUESTED", Aliases: []string{"CANCELED"}},
-		{Status: "RETURN_REQUESTED", Canonical: ordersv1.OrderStatus_ORDER_STATUS_RETURN_REQUESTED, Rank: 5, After: "DELIVERED"},
-		{Status: "REFUNDED", Canonical: ordersv1.OrderStatus_ORDER_STATUS_REFUNDED, Rank: 6, Terminal: true, After: "RETURN_REQUESTED"},
-	}
-}
-
-// StandardRows is the lifecycle of extra Standard Webhooks sources, which the contract leaves
-// open: the canonical names themselves. PLACED → APPROVED → SHIPPED → DELIVERED → COMPLETED;
-// DELIVERED → RETURN_REQUESTED → REFUNDED; any non-terminal → CANCELLED.
-func StandardRows() []Row {
-	return []Row{
-		{Status: "PLACED", Canonical: ordersv1.OrderStatus_ORDER_STATUS_PLACED, Rank: 1},
-		{Status: "APPROVED", Canonical: ordersv1.OrderStatus_ORDER_STATUS_APPROVED, Rank: 2, After: "PLACED"},
-		{Status: "SHIPPED", Canonical: ordersv1.OrderStatus_ORDER_STATUS_SHIPPED, Rank: 3, After: "APPROVED"},
-		{Status: "DELIVERED", Canonical: ordersv1.OrderStatus_ORDER_STATUS_DELIVERED, Rank: 4, After: "SHIPPED"},
-		{Status: "COMPLETED", Canonical: ordersv1.OrderStatus_ORDER_STATUS_COMPLETED, Rank: 5, Terminal: true, After: "DELIVERED"},
-		{Status: "RETURN_REQUESTED", Canonical: ordersv1.OrderStatus_ORDER_STATUS_RETURN_REQUESTED, Rank: 5, After: "DELIVERED"},
-		{Status: "REFUNDED", Canonical: ordersv1.OrderStatus_ORDER_STATUS_REFUNDED, Rank: 6, Terminal: true, After: "RETURN_REQUESTED"},
-		{Status: "CANCELLED", Canonical: ordersv1.OrderStatus_ORDER_STATUS_CANCELLED, Rank: 6, Terminal: true, Aliases: []string{"CANCELED"}},
-	}
-}
+// Row is one status of a provider's lifecycle; each provider's table is in its folder under
+// pkg/providers (Provider.Lifecycle).
+type Row = providers.Row
 
 // ErrInvalidLifecycle marks a lifecycle table that contradicts itself.
 var ErrInvalidLifecycle = errors.New("invalid lifecycle")
@@ -108,7 +49,7 @@ type Lifecycle struct {
 func NewLifecycle(rows []Row) (*Lifecycle, error) {
 	index := make(map[string]Row, len(rows))
 	for _, r := range rows {
-		if r.Status == "" || normalize(r.Status) != r.Status {
+		if r.Status == "" || normalize(r.Status) != r.Status || (r.Spelling != "" && normalize(r.Spelling) != r.Status) {
 			return nil, fmt.Errorf("%w: status %q must be uppercase words joined by _", ErrInvalidLifecycle, r.Status)
 		}
 		if r.Rank < 1 {
@@ -125,7 +66,11 @@ func NewLifecycle(rows []Row) (*Lifecycle, error) {
 		if err != nil {
 			return nil, err
 		}
-		st := Status{Name: r.Status, Canonical: r.Canonical, Rank: r.Rank, Terminal: r.Terminal, Known: true, Chain: chain}
+		name := r.Status
+		if r.Spelling != "" {
+			name = r.Spelling
+		}
+		st := Status{Name: name, Canonical: r.Canonical, Rank: r.Rank, Terminal: r.Terminal, Known: true, Chain: chain}
 		for _, name := range append([]string{r.Status}, r.Aliases...) {
 			n := normalize(name)
 			if _, dup := l.byName[n]; dup {
@@ -183,41 +128,35 @@ func (l *Lifecycle) Resolve(status string) Status {
 	return Status{Name: strings.TrimSpace(status), Canonical: ordersv1.OrderStatus_ORDER_STATUS_UNSPECIFIED}
 }
 
-// Book holds the lifecycle of every provider.
+// Book holds the lifecycle of every provider of a registry.
 type Book struct {
-	petstore, bunjang, standard *Lifecycle
+	byName map[string]*Lifecycle
+	source *Lifecycle
 }
 
-// Providers with a lifecycle of their own; every other source uses StandardRows.
-const (
-	ProviderPetstore = "petstore"
-	ProviderBunjang  = "bunjang"
-)
-
-// NewBook builds the lifecycles from the tables above.
-func NewBook() (*Book, error) {
-	var b Book
-	var err error
-	if b.petstore, err = NewLifecycle(PetstoreRows()); err != nil {
-		return nil, fmt.Errorf("petstore: %w", err)
+// NewBook builds the lifecycles of reg's providers from their tables.
+func NewBook(reg *providers.Registry) (*Book, error) {
+	b := &Book{byName: map[string]*Lifecycle{}}
+	for _, p := range reg.All() {
+		lc, err := NewLifecycle(p.Lifecycle())
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p.Name(), err)
+		}
+		b.byName[p.Name()] = lc
 	}
-	if b.bunjang, err = NewLifecycle(BunjangRows()); err != nil {
-		return nil, fmt.Errorf("bunjang: %w", err)
+	lc, err := NewLifecycle(reg.Source().Lifecycle())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", reg.Source().Name(), err)
 	}
-	if b.standard, err = NewLifecycle(StandardRows()); err != nil {
-		return nil, fmt.Errorf("standard: %w", err)
-	}
-	return &b, nil
+	b.source = lc
+	return b, nil
 }
 
-// For returns provider's lifecycle.
+// For returns provider's lifecycle: a built-in provider's, else the one of the configured
+// sources.
 func (b *Book) For(provider string) *Lifecycle {
-	switch provider {
-	case ProviderPetstore:
-		return b.petstore
-	case ProviderBunjang:
-		return b.bunjang
-	default:
-		return b.standard
+	if lc, ok := b.byName[provider]; ok {
+		return lc
 	}
+	return b.source
 }

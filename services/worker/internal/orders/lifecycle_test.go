@@ -2,6 +2,7 @@ package orders
 
 import (
 	"errors"
+	"github.com/hookline/hookline/pkg/providers/all"
 	"slices"
 	"testing"
 
@@ -9,9 +10,10 @@ import (
 )
 
 func TestTablesAreValid(t *testing.T) {
-	for name, rows := range map[string][]Row{"petstore": PetstoreRows(), "bunjang": BunjangRows(), "standard": StandardRows()} {
-		if _, err := NewLifecycle(rows); err != nil {
-			t.Errorf("%s: %v", name, err)
+	reg := all.Registry()
+	for _, p := range append(reg.All(), reg.Source()) {
+		if _, err := NewLifecycle(p.Lifecycle()); err != nil {
+			t.Errorf("%s: %v", p.Name(), err)
 		}
 	}
 }
@@ -39,7 +41,7 @@ func TestNewLifecycleRejects(t *testing.T) {
 }
 
 func TestResolve(t *testing.T) {
-	book, err := NewBook()
+	book, err := NewBook(all.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}

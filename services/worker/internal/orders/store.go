@@ -29,6 +29,8 @@ const (
 	Applied  Kind = "applied"
 	Stale    Kind = "stale"
 	Rejected Kind = "rejected"
+	// Duplicate is a history entry's kind only: the event id was already recorded for the unit.
+	Duplicate Kind = "duplicate"
 )
 
 var (
@@ -55,8 +57,10 @@ type Request struct {
 	Items bool
 	Units []Unit
 	// Seq is the WEBHOOKS stream sequence of the message.
-	Seq       uint64
-	AppliedAt time.Time
+	Seq uint64
+	// ReceivedAt is when the ingress received the webhook (Hookline-Received-At), for the history.
+	ReceivedAt time.Time
+	AppliedAt  time.Time
 }
 
 // Record is what the store keeps per event id and unit: enough to rebuild the canonical event.
@@ -107,11 +111,17 @@ const (
 )
 
 // NewStore returns a store keeping event records for ttl (providers retry for days).
-func NewStore(rdb redis.UniversalClient, ttl time.Duration) *Store {
-	return &Store{
+// On a Redis Cluster, pipelines are sent per node.
+func NewStore(rdb redis.UniversalClient, ttl time.Duration, opts ...Option) *Store {
+	s := &Store{
 		rdb: rdb, ttl: ttl, apply: redis.NewScript(applySource), mark: redis.NewScript(markSource),
 		batch: newBatcher(rdb, pipelines, maxBatch, pipelineTimeout),
 	}
+	for _, o := range opts {
+		o(s)
+	}
+	s.batch.start()
+	return s
 }
 
 // Close sends what is queued (such as published markers) and stops the pipelines. Call it once
@@ -154,6 +164,11 @@ func ItemKey(tenant, provider, orderID, itemID string) string {
 	return orderTag(tenant, provider, orderID) + ":i:" + keyPart(itemID)
 }
 
+// HistoryKey is the order's history: one entry per handled event and unit (see History).
+func HistoryKey(tenant, provider, orderID string) string {
+	return orderTag(tenant, provider, orderID) + ":h"
+}
+
 // Apply runs the apply script for req.
 func (s *Store) Apply(ctx context.Context, req Request) (Result, error) {
 	if len(req.Units) == 0 || (!req.Items && len(req.Units) != 1) {
@@ -171,9 +186,10 @@ func (s *Store) Apply(ctx context.Context, req Request) (Result, error) {
 			keys = append(keys, ItemKey(req.Tenant, req.Provider, req.OrderID, u.ItemID))
 		}
 	}
-	args := make([]any, 0, 5+7*len(req.Units))
+	keys = append(keys, HistoryKey(req.Tenant, req.Provider, req.OrderID))
+	args := make([]any, 0, 6+7*len(req.Units))
 	args = append(args, strconv.FormatUint(req.Seq, 10), strconv.FormatInt(req.AppliedAt.UnixNano(), 10),
-		strconv.FormatInt(s.ttl.Milliseconds(), 10), items, req.SourceEventID)
+		strconv.FormatInt(s.ttl.Milliseconds(), 10), items, req.SourceEventID, strconv.FormatInt(unixNano(req.ReceivedAt), 10))
 	for _, u := range req.Units {
 		rank, term := strconv.Itoa(u.Status.Rank), "0"
 		if !u.Status.Known {
@@ -297,17 +313,27 @@ func parseRecord(raw string) (Record, error) {
 }
 
 // classify marks Redis outages with ErrUnavailable: any client-side failure (refused dial, reset
-// connection, timeout, closed pool) and the server's transient refusals. A server error reply
-// such as a script error or a wrong key type stays as it is: retrying will not fix it.
+// connection, timeout, closed pool), the server's transient refusals and a cluster's redirections
+// and failovers. A server error reply such as a script error or a wrong key type stays as it is:
+// retrying will not fix it.
 func classify(err error) error {
 	var rerr redis.Error
-	if errors.As(err, &rerr) {
-		for _, prefix := range []string{"LOADING", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "READONLY", "NOREPLICAS"} {
-			if redis.HasErrorPrefix(err, prefix) {
-				return fmt.Errorf("%w: %w", ErrUnavailable, err)
-			}
-		}
+	switch {
+	case errors.Is(err, ErrUnavailable):
+		return err
+	case errors.As(err, &rerr) && !isTransient(err):
 		return err
 	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// isTransient reports the server replies that mean "not now": the dataset is loading, the node
+// is a replica or lost its primary, the cluster is down or resharding, or the slot moved
+// (MOVED/ASK, also when redirections ran out during a failover).
+func isTransient(err error) bool {
+	_, moved := redis.IsMovedError(err)
+	_, ask := redis.IsAskError(err)
+	return moved || ask || redis.IsLoadingError(err) || redis.IsReadOnlyError(err) || redis.IsClusterDownError(err) ||
+		redis.IsTryAgainError(err) || redis.IsMasterDownError(err) || redis.IsNoReplicasError(err) ||
+		redis.HasErrorPrefix(err, "BUSY")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hookline/hookline/pkg/providers/all"
 	"slices"
 	"strings"
 	"testing"
@@ -66,7 +67,7 @@ func newStore(t *testing.T) *Store {
 // runLifecycle applies each case's steps to an order (or to item 1 of it) of its own and checks
 // every outcome and the final state.
 func runLifecycle(t *testing.T, provider string, items bool, cases []lifecycleCase) {
-	book, err := NewBook()
+	book, err := NewBook(all.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +95,17 @@ func runLifecycle(t *testing.T, provider string, items bool, cases []lifecycleCa
 					t.Fatalf("step %d (%s at +%dm) = %s v%d skipped %v recorded=%t, want %s v%d skipped %v",
 						i, s.give, s.at, got.Record.Kind, got.Record.Version, got.Record.Skipped, got.Recorded,
 						s.want, s.wantVersion, s.wantSkipped)
+				}
+			}
+			hist, err := store.History(ctx, "default", provider, orderID)
+			if err != nil || len(hist) != len(tc.steps) {
+				t.Fatalf("History = %d entries, %v; want %d", len(hist), err, len(tc.steps))
+			}
+			for i, s := range tc.steps {
+				h := hist[i]
+				if h.Kind != s.want || h.Version != s.wantVersion || h.Status != book.For(provider).Resolve(s.give).Name ||
+					h.SourceEventID != fmt.Sprintf("evt-%d", i) || h.Seq != uint64(100+i) {
+					t.Fatalf("history %d = %+v, want %s v%d of step %d (%s)", i, h, s.want, s.wantVersion, i, s.give)
 				}
 			}
 			v, err := store.Read(ctx, "default", provider, orderID)
@@ -163,7 +175,7 @@ func TestIntegrationApplyBunjangLifecycle(t *testing.T) {
 }
 
 func TestIntegrationApplyDuplicateReturnsRecord(t *testing.T) {
-	book, _ := NewBook()
+	book, _ := NewBook(all.Registry())
 	store := newStore(t)
 	ctx := context.Background()
 	req := Request{
@@ -216,7 +228,7 @@ func TestIntegrationApplyDuplicateReturnsRecord(t *testing.T) {
 }
 
 func TestIntegrationApplyItemsAtomicallyAndTTL(t *testing.T) {
-	book, _ := NewBook()
+	book, _ := NewBook(all.Registry())
 	r := testkit.StartRedis(t)
 	rdb := r.Client(t)
 	store := NewStore(rdb, 90*time.Minute)
@@ -253,17 +265,19 @@ func TestIntegrationApplyItemsAtomicallyAndTTL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 5 {
-		t.Fatalf("keys = %v, want order, items, 2 item states and the event record", keys)
+	if len(keys) != 6 {
+		t.Fatalf("keys = %v, want order, items, 2 item states, the event record and the history", keys)
 	}
 	for _, k := range keys {
 		if !strings.HasPrefix(k, "hl:{default:bunjang:100}:") {
 			t.Errorf("key %q outside the order's hash tag", k)
 		}
 	}
-	ttl, err := rdb.PTTL(ctx, EventKey("default", ProviderBunjang, "100", req.SourceEventID)).Result()
-	if err != nil || ttl <= 89*time.Minute || ttl > 90*time.Minute {
-		t.Fatalf("event record TTL = %s, %v; want about 90m", ttl, err)
+	for _, k := range []string{EventKey("default", ProviderBunjang, "100", req.SourceEventID), HistoryKey("default", ProviderBunjang, "100")} {
+		ttl, err := rdb.PTTL(ctx, k).Result()
+		if err != nil || ttl <= 89*time.Minute || ttl > 90*time.Minute {
+			t.Fatalf("%s TTL = %s, %v; want about 90m", k, ttl, err)
+		}
 	}
 	for _, k := range []string{OrderKey("default", ProviderBunjang, "100"), ItemKey("default", ProviderBunjang, "100", "1001")} {
 		if ttl, _ := rdb.PTTL(ctx, k).Result(); ttl != -1 {
@@ -280,7 +294,7 @@ func TestIntegrationReadUnknownOrder(t *testing.T) {
 }
 
 func TestIntegrationRedisDownIsUnavailable(t *testing.T) {
-	book, _ := NewBook()
+	book, _ := NewBook(all.Registry())
 	r := testkit.StartRedis(t)
 	store := NewStore(r.Client(t), time.Hour)
 	t.Cleanup(store.Close)
@@ -300,7 +314,7 @@ func TestIntegrationRedisDownIsUnavailable(t *testing.T) {
 }
 
 func TestIntegrationRecordKeepsAnyStatusBytes(t *testing.T) {
-	book, _ := NewBook()
+	book, _ := NewBook(all.Registry())
 	store := newStore(t)
 	ctx := context.Background()
 	odd := "ON\x1fHOLD|\"é\""
@@ -363,7 +377,7 @@ func TestKeysCannotCollide(t *testing.T) {
 // A server that lost its script cache answers NOSCRIPT; the batcher loads the script and runs the
 // calls again, so the caller never sees it.
 func TestIntegrationApplyAfterScriptFlush(t *testing.T) {
-	book, _ := NewBook()
+	book, _ := NewBook(all.Registry())
 	r := testkit.StartRedis(t)
 	rdb := r.Client(t)
 	store := NewStore(rdb, time.Hour)
@@ -400,6 +414,11 @@ func TestIntegrationClassify(t *testing.T) {
 	}
 	wrongType := rdb.HGet(ctx, "str", "f").Err()
 	noScript := rdb.EvalSha(ctx, strings.Repeat("0", 40), nil).Err()
+	// reply makes the server answer with exactly this error line, so go-redis parses it into
+	// its typed error as it would a real TRYAGAIN or MOVED.
+	reply := func(line string) error {
+		return rdb.Eval(ctx, "return redis.error_reply(ARGV[1])", nil, line).Err()
+	}
 	tests := []struct {
 		name string
 		give error
@@ -407,7 +426,18 @@ func TestIntegrationClassify(t *testing.T) {
 	}{
 		{"wrong type stays", wrongType, false},
 		{"noscript stays", noScript, false},
+		{"script error stays", reply("ERR user_script:1: bad"), false},
 		{"client failure is an outage", fmt.Errorf("dial: %w", errors.New("connection refused")), true},
+		{"loading", reply("LOADING Redis is loading the dataset in memory"), true},
+		{"tryagain", reply("TRYAGAIN Multiple keys request during rehashing of slot"), true},
+		{"clusterdown", reply("CLUSTERDOWN The cluster is down"), true},
+		{"moved (redirections ran out)", reply("MOVED 3999 127.0.0.1:6381"), true},
+		{"ask", reply("ASK 3999 127.0.0.1:6381"), true},
+		{"readonly replica", reply("READONLY You can't write against a read only replica."), true},
+		{"masterdown", reply("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."), true},
+		{"noreplicas", reply("NOREPLICAS Not enough good replicas to write."), true},
+		{"busy script", reply("BUSY Redis is busy running a script."), true},
+		{"not replicated", fmt.Errorf("%w: %w", ErrUnavailable, ErrNotReplicated), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/pkg/consume"
+	"github.com/hookline/hookline/pkg/providers"
+	"github.com/hookline/hookline/pkg/providers/all"
 	"github.com/hookline/hookline/pkg/streams"
 	"github.com/hookline/hookline/services/worker/internal/decode"
 	"github.com/hookline/hookline/services/worker/internal/events"
@@ -41,6 +43,8 @@ var _ Publisher = (*events.Publisher)(nil)
 
 // Options configure a Handler.
 type Options struct {
+	// Providers decode the messages (nil: the built-in providers); Book holds their lifecycles.
+	Providers *providers.Registry
 	Book      *orders.Book
 	Store     Applier
 	Publisher Publisher
@@ -70,6 +74,9 @@ type Handler struct {
 func New(o Options) *Handler {
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Providers == nil {
+		o.Providers = all.Registry()
 	}
 	if len(o.Backoff) == 0 {
 		o.Backoff = []time.Duration{time.Second}
@@ -112,9 +119,9 @@ func (h *Handler) Handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 	hdr := msg.Headers()
 	receivedAt := ReceivedAt(hdr, meta.Timestamp)
-	ev, err := decode.Decode(decode.Input{
-		Provider: provider, Tenant: tenant,
-		EventID: hdr.Get(streams.HeaderEventID), Body: msg.Data(), Fallback: receivedAt,
+	ev, err := decode.Decode(h.o.Providers.For(provider), decode.Input{
+		Provider: provider, Tenant: tenant, EventID: hdr.Get(streams.HeaderEventID),
+		EventType: hdr.Get(streams.HeaderEventType), Body: msg.Data(), Fallback: receivedAt,
 	})
 	switch {
 	case errors.Is(err, decode.ErrUnhandled):
@@ -129,7 +136,7 @@ func (h *Handler) Handle(ctx context.Context, msg jetstream.Msg) error {
 	lc := h.o.Book.For(provider)
 	req := orders.Request{
 		Tenant: tenant, Provider: provider, OrderID: ev.OrderID, SourceEventID: ev.SourceEventID,
-		Items: ev.Changes[0].ItemID != "", Seq: meta.Sequence.Stream, AppliedAt: h.o.Now(),
+		Items: ev.Changes[0].ItemID != "", Seq: meta.Sequence.Stream, ReceivedAt: receivedAt, AppliedAt: h.o.Now(),
 		Units: make([]orders.Unit, len(ev.Changes)),
 	}
 	for i, c := range ev.Changes {

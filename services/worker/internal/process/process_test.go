@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/hookline/hookline/pkg/providers/all"
 	"sync"
 	"testing"
 	"time"
@@ -80,7 +81,7 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	book, err := orders.NewBook()
+	book, err := orders.NewBook(all.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,5 @@
 // Package query serves the order query API on the worker's admin port (contract section 7):
-// GET /v1/orders/{provider}/{orderId}, optional X-Tenant-ID.
+// GET /v1/orders/{provider}/{orderId} and its /history, optional X-Tenant-ID.
 package query
 
 import (
@@ -69,31 +69,46 @@ func StatusName(s ordersv1.OrderStatus) string {
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
+// tenantOf reads X-Tenant-ID (default tenant when absent); a malformed id answers 404.
+func tenantOf(w http.ResponseWriter, r *http.Request) (string, bool) {
+	v := r.Header.Get("X-Tenant-ID")
+	if strings.TrimSpace(v) == "" {
+		return config.DefaultTenant, true
+	}
+	id, ok := config.NormalizeTenantID(v)
+	if !ok {
+		admin.WriteJSON(w, http.StatusNotFound, problem{Code: "unknown_tenant", Message: "no such tenant"})
+	}
+	return id, ok
+}
+
+// failed answers a read error (404, 503 or 500) and reports whether there was one.
+func failed(w http.ResponseWriter, log *zap.Logger, what, tenant, provider, orderID string, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, orders.ErrNotFound):
+		admin.WriteJSON(w, http.StatusNotFound, problem{Code: "not_found", Message: "no such order"})
+	case errors.Is(err, orders.ErrUnavailable):
+		log.Warn(what, zap.String("provider", provider), zap.String("tenant", tenant), zap.String("order_id", orderID), zap.Error(err))
+		w.Header().Set("Retry-After", "1")
+		admin.WriteJSON(w, http.StatusServiceUnavailable, problem{Code: "unavailable", Message: "order store unavailable"})
+	default:
+		log.Error(what, zap.String("provider", provider), zap.String("tenant", tenant), zap.String("order_id", orderID), zap.Error(err))
+		admin.WriteJSON(w, http.StatusInternalServerError, problem{Code: "internal", Message: "could not read the order"})
+	}
+	return true
+}
+
 // ServeHTTP answers 200 with the order, 404 if it is unknown.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	provider, orderID := r.PathValue("provider"), r.PathValue("orderId")
-	tenant := config.DefaultTenant
-	if v := r.Header.Get("X-Tenant-ID"); strings.TrimSpace(v) != "" {
-		id, ok := config.NormalizeTenantID(v)
-		if !ok {
-			admin.WriteJSON(w, http.StatusNotFound, problem{Code: "unknown_tenant", Message: "no such tenant"})
-			return
-		}
-		tenant = id
+	tenant, ok := tenantOf(w, r)
+	if !ok {
+		return
 	}
 	v, err := h.r.Read(r.Context(), tenant, provider, orderID)
-	switch {
-	case errors.Is(err, orders.ErrNotFound):
-		admin.WriteJSON(w, http.StatusNotFound, problem{Code: "not_found", Message: "no such order"})
-		return
-	case errors.Is(err, orders.ErrUnavailable):
-		h.log.Warn("order query", zap.String("provider", provider), zap.String("tenant", tenant), zap.String("order_id", orderID), zap.Error(err))
-		w.Header().Set("Retry-After", "1")
-		admin.WriteJSON(w, http.StatusServiceUnavailable, problem{Code: "unavailable", Message: "order store unavailable"})
-		return
-	case err != nil:
-		h.log.Error("order query", zap.String("provider", provider), zap.String("tenant", tenant), zap.String("order_id", orderID), zap.Error(err))
-		admin.WriteJSON(w, http.StatusInternalServerError, problem{Code: "internal", Message: "could not read the order"})
+	if failed(w, h.log, "order query", tenant, provider, orderID, err) {
 		return
 	}
 	out := Order{

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -10,17 +9,8 @@ import (
 	"github.com/hookline/hookline/pkg/providers/standardwebhooks"
 )
 
-// Envelope checks: each provider's one parser (pkg/providers/…), the same the worker decodes
-// with, so everything answered 2xx here is accepted there. The ingress stores the raw body
-// untouched; it only adds the Petstore timestamp window, which a replay must not re-check.
-
-var errStaleEnvelope = errors.New("timestamp outside the accepted window")
-
-// event is what the handler needs from any envelope.
-type event struct {
-	ID   string
-	Type string
-}
+// The envelope checks of each provider as the tests call them: its one parser, plus the
+// Petstore timestamp window the handler adds (API.parse).
 
 // parsePetstore checks a Modern PetstoreAPI envelope; maxAge bounds |now - timestamp|.
 func parsePetstore(body []byte, now time.Time, maxAge time.Duration) (event, error) {
