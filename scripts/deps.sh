@@ -2,7 +2,8 @@
 # Makes sure nats-server (with JetStream) and redis-server are installed and listening on
 # 127.0.0.1:4222 and 127.0.0.1:6379, installing the Debian packages when they are missing.
 # Tests start their own servers on free ports; the binaries must be on PATH. node and npm (Debian's
-# nodejs and npm) run the Node consumer example's test (cmd/hookline, examples/node-consumer).
+# nodejs and npm) run the Node consumer example's test (cmd/hookline, examples/node-consumer). The
+# worker console's browser test drives Debian's Chromium headless (/usr/bin/chromium).
 set -euo pipefail
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -14,6 +15,7 @@ command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 # pkg/testkit's StartRedisSentinel runs redis-sentinel (redis-server --sentinel without it).
 command -v redis-sentinel >/dev/null 2>&1 || need+=(redis-sentinel)
+[ -x /usr/bin/chromium ] || need+=(chromium chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing ${need[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

@@ -630,6 +630,25 @@ func TestDevBannerCommandsAndStateFile(t *testing.T) {
 	if len(try) != 3 || export != st.NATS {
 		t.Fatalf("banner commands %q, export NATS_URL=%q (state %q):\n%s", try, export, st.NATS, d.out.String())
 	}
+	// The worker console is on with the printed dev token.
+	if !strings.Contains(d.out.String(), st.Worker+"/console/ (token: dev-console-token)") {
+		t.Fatalf("banner does not print the console URL and dev token:\n%s", d.out.String())
+	}
+	for token, want := range map[string]int{"dev-console-token": http.StatusOK, "wrong": http.StatusUnauthorized} {
+		req, err := http.NewRequest(http.MethodGet, st.Worker+"/console/api/overview", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("console API: %v", err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("console API with token %q: %d, want %d", token, resp.StatusCode, want)
+		}
+	}
 	env := cleanEnv("HOOKLINE_DEV_STATE=" + d.state) // no NATS_URL, no URL flags
 	for i, line := range try {
 		args := strings.Fields(line)

@@ -3,6 +3,7 @@ module github.com/hookline/hookline/services/worker
 go 1.26.0
 
 require (
+	github.com/chromedp/chromedp v0.23.1
 	github.com/hookline/hookline/pkg v0.1.0
 	github.com/hookline/hookline/proto v0.1.0
 	github.com/nats-io/nats.go v1.55.0
@@ -13,12 +14,18 @@ require (
 )
 
 require (
+	github.com/chromedp/cdproto v0.160.1 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+	github.com/oklog/ulid/v2 v2.1.2 // indirect
+)
+
+require (
 	github.com/antithesishq/antithesis-sdk-go v0.7.2-default-no-op // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/google/go-tpm v0.9.8 // indirect
-	github.com/hookline/hookline/pkg/consume v0.1.0
 	github.com/google/uuid v1.6.0 // indirect
+	github.com/hookline/hookline/pkg/consume v0.1.0
 	github.com/klauspost/compress v1.20.1 // indirect
 	github.com/minio/highwayhash v1.0.4 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect

@@ -15,6 +15,7 @@ import (
 	"github.com/hookline/hookline/pkg/natsconn"
 	"github.com/hookline/hookline/pkg/runtime"
 	"github.com/hookline/hookline/pkg/streams"
+	"github.com/hookline/hookline/services/worker/internal/console"
 	"github.com/hookline/hookline/services/worker/internal/events"
 	"github.com/hookline/hookline/services/worker/internal/metrics"
 	"github.com/hookline/hookline/services/worker/internal/orders"
@@ -92,6 +93,15 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		env.Admin.AddCheck("redis", store.Ping)
 		env.Admin.Handle(query.Pattern, query.New(store, log))
 		env.Admin.Handle(query.HistoryPattern, query.NewHistory(store, log))
+		con, err := console.New(console.Options{Token: cfg.Worker.ConsoleToken.Bytes(), JS: js, Metrics: env.Admin.Registry(),
+			Orders: store, History: console.StoreHistory{Store: store}, Log: log.Named("console")})
+		switch {
+		case errors.Is(err, console.ErrNoToken): // off: /console/ answers 404
+		case err != nil:
+			return runtime.Parts{}, err
+		default:
+			env.Admin.Handle(console.Prefix, con)
+		}
 		var cons jetstream.Consumer
 		return runtime.Parts{
 			Setup: func(ctx context.Context) (err error) {
@@ -99,7 +109,11 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 				return err
 			},
 			Start: func(context.Context) ([]runtime.Component, error) {
-				return []runtime.Component{{Name: "consume", Run: consumeLoop(cfg, log, env.Conn, js, cons, book, store, m)}}, nil
+				comps := []runtime.Component{{Name: "consume", Run: consumeLoop(cfg, log, env.Conn, js, cons, book, store, m)}}
+				if con != nil {
+					comps = append(comps, runtime.Component{Name: "console", Run: func(ctx context.Context) error { con.Run(ctx); return nil }})
+				}
+				return comps, nil
 			},
 			// Acks are fire-and-forget: the runtime's drain flushes them (and any pending
 			// publish) after this has sent the queued published markers.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hookline/hookline/pkg/config"
 	"github.com/hookline/hookline/pkg/redisconn"
+	"github.com/hookline/hookline/services/worker/internal/console"
 	"github.com/nats-io/nats.go"
 )
 
@@ -34,6 +35,9 @@ type Settings struct {
 	// DedupeTTL is how long event ids and their outcomes are remembered (HOOKLINE_DEDUPE_TTL).
 	// Providers retry for days.
 	DedupeTTL time.Duration
+	// ConsoleToken turns on the web console at /console/ on the admin port
+	// (HOOKLINE_CONSOLE_TOKEN, default empty: off). env: and file: references are resolved.
+	ConsoleToken config.Secret
 }
 
 // DefaultSettings are the settings with nothing in the environment.
@@ -58,6 +62,7 @@ const (
 	EnvBackoff       = "HOOKLINE_WORKER_BACKOFF"
 	EnvDedupeTTL     = "HOOKLINE_DEDUPE_TTL"
 	EnvOutageDLQ     = "HOOKLINE_WORKER_OUTAGE_DLQ"
+	EnvConsoleToken  = console.Env
 )
 
 // LoadSettings reads the worker's settings; an error names the setting and wraps
@@ -73,6 +78,13 @@ func LoadSettings(lookup config.Lookup) (Settings, error) {
 		Backoff:       e.Durations(EnvBackoff, d.Backoff),
 		DedupeTTL:     e.Duration(EnvDedupeTTL, d.DedupeTTL),
 		OutageDLQ:     e.Bool(EnvOutageDLQ, d.OutageDLQ),
+	}
+	if v := e.String(EnvConsoleToken, ""); v != "" {
+		tok, err := config.ResolveSecret(v, lookup)
+		if err != nil {
+			e.Fail(EnvConsoleToken, "%v", err)
+		}
+		s.ConsoleToken = tok
 	}
 	if s.MaxDeliver == 0 {
 		e.Fail(EnvMaxDeliver, "want -1 (unlimited) or a number of deliveries from 1, got 0")

@@ -6,10 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookline/hookline/pkg/streams"
 	workerapp "github.com/hookline/hookline/services/worker/app"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestParseFrom(t *testing.T) {
@@ -41,35 +38,6 @@ func TestParseFrom(t *testing.T) {
 			}
 			if err != nil || o.StartSeq != tt.wantSeq || !o.StartTime.Equal(tt.wantTime) {
 				t.Fatalf("got seq %d time %s err %v; want seq %d time %s", o.StartSeq, o.StartTime, err, tt.wantSeq, tt.wantTime)
-			}
-		})
-	}
-}
-
-func TestDescribeDeadLetter(t *testing.T) {
-	tests := []struct {
-		name         string
-		give         jetstream.RawStreamMsg
-		wantProvider string
-		wantTenant   string
-		wantOriginal string
-	}{
-		{"webhook", jetstream.RawStreamMsg{Subject: "dlq.webhooks.bunjang.default", Header: nats.Header{}},
-			"bunjang", "default", "webhooks.bunjang.default"},
-		{"callback", jetstream.RawStreamMsg{Subject: "dlq.callbacks.6f1c2a3b-4d5e-4f70-8a9b-0c1d2e3f4a5b", Header: nats.Header{}},
-			"callbacks", "6f1c2a3b-4d5e-4f70-8a9b-0c1d2e3f4a5b", "callbacks.6f1c2a3b-4d5e-4f70-8a9b-0c1d2e3f4a5b"},
-		{"headers win", jetstream.RawStreamMsg{Subject: "dlq.webhooks.acme.default", Header: nats.Header{
-			streams.HeaderDLQSubject: {"webhooks.acme.default"}, streams.HeaderProvider: {"acme"}, streams.HeaderTenant: {"default"}}},
-			"acme", "default", "webhooks.acme.default"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d := describe(&tt.give)
-			if d.provider != tt.wantProvider || d.tenant != tt.wantTenant || d.original != tt.wantOriginal {
-				t.Fatalf("got %s %s %s, want %s %s %s", d.provider, d.tenant, d.original, tt.wantProvider, tt.wantTenant, tt.wantOriginal)
-			}
-			if !(dlqFilter{provider: tt.wantProvider}).match(d) || (dlqFilter{provider: "nope"}).match(d) {
-				t.Fatal("provider filter does not select by provider")
 			}
 		})
 	}

@@ -296,6 +296,7 @@ func banner(env Env, st devState, ingressAdmin, natsNote, statePath string) {
   webhooks    POST %[1]s/webhooks/{petstore,bunjang,<source>}
   callbacks   POST %[1]s/v1/orders/{id}
   orders      GET  %[3]s/v1/orders/{provider}/{orderId}[/history]
+  console     %[10]s
   admin       %[2]s (ingress), %[3]s (worker), %[4]s (dispatcher): /healthz /readyz /metrics
   nats        %[5]s
   redis       %[6]s
@@ -306,7 +307,7 @@ Try it (in another terminal, from this folder):
   %[8]s dlq list
 For other NATS clients (the docs/consumers.md example, the nats CLI):
   export NATS_URL=%[9]s
-`, st.Ingress, ingressAdmin, st.Worker, st.Dispatcher, natsNote, redactedURL(st.Redis), statePath, prog, st.NATS)
+`, st.Ingress, ingressAdmin, st.Worker, st.Dispatcher, natsNote, redactedURL(st.Redis), statePath, prog, st.NATS, consoleNote(env, st.Worker))
 }
 
 // devHTTPAddr is where `hookline dev` puts the ingress unless HOOKLINE_HTTP_ADDR says otherwise.

@@ -11,6 +11,21 @@ var devDefaults = map[string]string{
 	"HOOKLINE_SHOPIFY_SECRETS":  "dev-shopify-secret",
 	"HOOKLINE_JWT_SECRET":       "dev-jwt-secret",
 	"HOOKLINE_CALLBACK_SECRET":  "dev-callback-secret",
+	// The worker's web console, on its loopback admin port; the banner prints it.
+	devConsoleEnv: devConsoleToken,
+}
+
+const (
+	devConsoleEnv   = "HOOKLINE_CONSOLE_TOKEN"
+	devConsoleToken = "dev-console-token"
+)
+
+// consoleNote is the banner's console line: the URL, and the token when it is the dev one.
+func consoleNote(env Env, workerURL string) string {
+	if v, ok := env.Lookup(devConsoleEnv); ok && v != "" {
+		return workerURL + "/console/ (token: your " + devConsoleEnv + ")"
+	}
+	return workerURL + "/console/ (token: " + devConsoleToken + ")"
 }
 
 // withDevDefaults wraps lookup so unset development secrets take their dev value.
