@@ -67,6 +67,7 @@ var kinds = map[string]func() any{
 	"autoscaling/v2/HorizontalPodAutoscaler":  func() any { return &autoscalingv2.HorizontalPodAutoscaler{} },
 	"policy/v1/PodDisruptionBudget":           func() any { return &policyv1.PodDisruptionBudget{} },
 	"monitoring.coreos.com/v1/ServiceMonitor": func() any { return &serviceMonitor{} },
+	"keda.sh/v1alpha1/ScaledObject":           func() any { return &scaledObject{} },
 }
 
 // manifests is one rendered kustomization, decoded.
@@ -89,6 +90,9 @@ func render(dir string) (*manifests, error) {
 		obj, err := decodeStrict(r)
 		if err == nil {
 			err = checkPodResources(obj)
+		}
+		if so, ok := obj.(*scaledObject); ok && err == nil {
+			err = checkScaledObject(so)
 		}
 		if err != nil {
 			errs = append(errs, err)
@@ -202,13 +206,15 @@ type overlay struct {
 	minHPAReplicas int32
 	// spool: the ingress is a StatefulSet with a persistent volume per pod for the outage spool.
 	spool bool
+	// keda: the worker and the dispatcher scale on their consumers' backlog (components/keda).
+	keda bool
 }
 
 var overlays = []overlay{
 	{name: "dev", dir: "overlays/dev", namespace: "hookline-dev", imageTag: "dev", streamReplicas: "1",
 		ownSecret: true, minHPAReplicas: 1},
 	{name: "prod", dir: "overlays/prod", namespace: "hookline", imageTag: "v0.1.0", streamReplicas: "3",
-		serviceMonitor: true, minHPAReplicas: 2, spool: true},
+		serviceMonitor: true, minHPAReplicas: 2, spool: true, keda: true},
 }
 
 func TestKustomizeBaseDecodes(t *testing.T) {
@@ -232,6 +238,7 @@ func TestKustomizeOverlays(t *testing.T) {
 			checkSpool(t, m, ov)
 			checkServices(t, m)
 			checkAutoscalers(t, m, ov)
+			checkScaledObjects(t, m, ov)
 			checkDisruptionBudgets(t, m)
 			checkServiceMonitor(t, m, ov)
 		})
@@ -487,6 +494,13 @@ func checkAutoscalers(t *testing.T, m *manifests, ov overlay) {
 		}
 	}
 	slices.Sort(targets)
+	if ov.keda {
+		// The worker and the dispatcher are KEDA's (checkScaledObjects).
+		if !slices.Equal(targets, []string{"ingress"}) {
+			t.Errorf("HPAs target %v, want only ingress: a ScaledObject scales the worker", targets)
+		}
+		return
+	}
 	if !slices.Equal(targets, []string{"ingress", "worker"}) {
 		t.Errorf("HPAs target %v, want ingress and worker", targets)
 	}
@@ -645,13 +659,19 @@ func TestKustomizeRejectsMisspeltFields(t *testing.T) {
 		name, overlay, file, old, new, wantErr string
 	}{
 		{"probe in the base", "overlays/dev", "base/worker.yaml", "readinessProbe:", "readinessProbes:", `unknown field "spec.template.spec.containers[0].readinessProbes"`},
-		{"field in a patch", "overlays/prod", "overlays/prod/scale.yaml", "  replicas: 2", "  replica: 2", `unknown field "spec.replica"`},
+		{"field in a patch", "overlays/prod", "overlays/prod/scale.yaml", "  minReplicas: 3", "  minReplica: 3", `unknown field "spec.minReplica"`},
+		{"field in a dev patch", "overlays/dev", "overlays/dev/autoscaling.yaml", "  replicas: 1", "  replica: 1", `unknown field "spec.replica"`},
 		{"wrong case", "overlays/prod", "base/dispatcher.yaml", "livenessProbe:", "LivenessProbe:", `LivenessProbe`},
 		{"autoscaler field", "overlays/dev", "base/ingress.yaml", "averageUtilization: 70", "averageUtilisation: 70", `averageUtilisation`},
 		{"disruption budget field", "overlays/prod", "base/dispatcher.yaml", "  maxUnavailable: 1\n  selector:", "  maxUnavailble: 1\n  selector:", `unknown field "spec.maxUnavailble"`},
 		{"resource name", "overlays/prod", "overlays/prod/scale.yaml", "              memory: 512Mi", "              memroy: 512Mi", `unknown resource "memroy"`},
 		{"dev StatefulSet field", "overlays/dev", "overlays/dev/redis.yaml", "volumeClaimTemplates:", "volumeClaimTemplate:", `volumeClaimTemplate`},
 		{"ServiceMonitor field", "overlays/prod", "components/monitoring/servicemonitor.yaml", "scrapeTimeout:", "scrapTimeout:", `unknown field "spec.endpoints[0].scrapTimeout"`},
+		{"ScaledObject field", "overlays/prod", "components/keda/scaledobjects.yaml", "  minReplicaCount: 3", "  minReplicasCount: 3", `unknown field "spec.minReplicasCount"`},
+		{"ScaledObject nested field", "overlays/prod", "components/keda/scaledobjects.yaml", "    failureThreshold: 3", "    failureTreshold: 3", `unknown field "spec.fallback.failureTreshold"`},
+		{"scaler metadata key", "overlays/prod", "components/keda/scaledobjects.yaml", "        lagThreshold:", "        lagTreshold:", `unknown metadata key "lagTreshold"`},
+		{"scaler type", "overlays/prod", "components/keda/scaledobjects.yaml", "type: nats-jetstream", "type: nats-jetsteam", `type "nats-jetsteam"`},
+		{"scaler threshold value", "overlays/prod", "components/keda/scaledobjects.yaml", `lagThreshold: "25000"`, `lagThreshold: "25k"`, `lagThreshold = "25k"`},
 		{"unknown kind", "overlays/prod", "base/serviceaccount.yaml", "kind: ServiceAccount", "kind: ServiceAcount", `unknown kind`},
 	}
 	for _, tc := range cases {
