@@ -37,8 +37,15 @@ func TestRedisSentinelFailover(t *testing.T) {
 	s := StartRedisSentinel(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := s.Client(t).Set(ctx, "k", "1", 0).Err(); err != nil {
+	c := s.Client(t)
+	if err := c.Set(ctx, "k", "1", 0).Err(); err != nil {
 		t.Fatal(err)
+	}
+	// Replication is asynchronous: without WAIT the kill may beat the write to the replicas (the
+	// very loss the worker's HOOKLINE_REDIS_MIN_REPLICAS guards against), and the test would
+	// measure luck instead of the failover.
+	if n, err := c.Wait(ctx, 2, 5*time.Second).Result(); err != nil || n < 2 {
+		t.Fatalf("WAIT 2 = %d, %v", n, err)
 	}
 	killed, promoted := s.KillPrimary()
 	if promoted == killed {
