@@ -238,7 +238,7 @@ func (s Service) start(ctx context.Context, nc *nats.Conn, p Parts, ready *readi
 	if p.Setup != nil && !p.SetupInBackground {
 		if err := s.setup(ctx, nc, p.Setup); err != nil {
 			if ctx.Err() != nil {
-				return nil, nil // stopped before setup could finish: a clean stop
+				return nil, nil //nolint:nilerr // stopped before setup could finish: a clean stop
 			}
 			return nil, err
 		}

@@ -88,8 +88,8 @@ func (Provider) Sample(s providers.SampleSpec) (providers.Sample, error) {
 	}
 	order := s.OrderKey
 	var num uint64
-	switch {
-	case order == "":
+	switch order {
+	case "":
 		num = uint64(at.UnixMilli() % 1_000_000_000)
 	default:
 		n, err := strconv.ParseUint(order, 10, 64)

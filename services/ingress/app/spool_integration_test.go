@@ -46,7 +46,6 @@ type proc struct {
 	stderr      *bytes.Buffer
 	exited      chan error
 	client      *http.Client
-	env         []string
 	publicAddr  string
 	adminAddr   string
 	spoolDir    string

@@ -91,7 +91,7 @@ func Time(raw []byte, name string) (time.Time, error) {
 	}
 	n, err := strconv.ParseFloat(s, 64)
 	if err != nil || n <= 0 || n > 1e15 {
-		return time.Time{}, nil
+		return time.Time{}, nil //nolint:nilerr // an unreadable time is ignored (zero), as documented
 	}
 	if n >= 1e12 { // milliseconds
 		return time.UnixMilli(int64(n)), nil

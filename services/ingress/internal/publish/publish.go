@@ -102,7 +102,8 @@ func (p *Publisher) Publish(_ context.Context, msg *nats.Msg, msgID string) (*je
 			select {
 			case ack := <-w.ok:
 				return ack, nil
-			case <-w.err:
+			case e := <-w.err:
+				_ = e // one attempt failed; another one still in flight may be acked
 			case <-overall.C:
 				return nil, p.fail(msg, err)
 			}
