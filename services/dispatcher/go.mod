@@ -11,12 +11,17 @@ require (
 )
 
 require (
+	github.com/hookline/hookline/proto v0.1.0 // indirect
+	github.com/oklog/ulid/v2 v2.1.2 // indirect
+)
+
+require (
 	github.com/antithesishq/antithesis-sdk-go v0.7.2-default-no-op // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/google/go-tpm v0.9.8 // indirect
-	github.com/hookline/hookline/pkg/consume v0.1.0
 	github.com/google/uuid v1.6.0 // indirect
+	github.com/hookline/hookline/pkg/consume v0.1.0
 	github.com/klauspost/compress v1.20.1 // indirect
 	github.com/minio/highwayhash v1.0.4 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
