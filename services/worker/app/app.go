@@ -91,6 +91,9 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 			return runtime.Parts{}, fmt.Errorf("jetstream: %w", err)
 		}
 		env.Admin.AddCheck("redis", store.Ping)
+		if cfg.Worker.Pprof {
+			env.Admin.EnablePprof()
+		}
 		env.Admin.Handle(query.Pattern, query.New(store, log))
 		env.Admin.Handle(query.HistoryPattern, query.NewHistory(store, log))
 		con, err := console.New(console.Options{Token: cfg.Worker.ConsoleToken.Bytes(), JS: js, Metrics: env.Admin.Registry(),

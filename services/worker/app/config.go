@@ -38,6 +38,9 @@ type Settings struct {
 	// ConsoleToken turns on the web console at /console/ on the admin port
 	// (HOOKLINE_CONSOLE_TOKEN, default empty: off). env: and file: references are resolved.
 	ConsoleToken config.Secret
+	// Pprof mounts net/http/pprof under /debug/pprof/ on the admin port (HOOKLINE_PPROF, default
+	// false), for profiling a running worker; like the rest of the admin port it is not public.
+	Pprof bool
 }
 
 // DefaultSettings are the settings with nothing in the environment.
@@ -63,6 +66,7 @@ const (
 	EnvDedupeTTL     = "HOOKLINE_DEDUPE_TTL"
 	EnvOutageDLQ     = "HOOKLINE_WORKER_OUTAGE_DLQ"
 	EnvConsoleToken  = console.Env
+	EnvPprof         = "HOOKLINE_PPROF"
 )
 
 // LoadSettings reads the worker's settings; an error names the setting and wraps
@@ -78,6 +82,7 @@ func LoadSettings(lookup config.Lookup) (Settings, error) {
 		Backoff:       e.Durations(EnvBackoff, d.Backoff),
 		DedupeTTL:     e.Duration(EnvDedupeTTL, d.DedupeTTL),
 		OutageDLQ:     e.Bool(EnvOutageDLQ, d.OutageDLQ),
+		Pprof:         e.Bool(EnvPprof, d.Pprof),
 	}
 	if v := e.String(EnvConsoleToken, ""); v != "" {
 		tok, err := config.ResolveSecret(v, lookup)
