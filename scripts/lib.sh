@@ -54,22 +54,39 @@ kill_started() {
 # persistence), one ingress and one worker, appends their PIDs to pids and waits until both
 # services are ready. Sets NATS_PORT NATS_MON REDIS_PORT HTTP IADM WADM, NATS_PID REDIS_PID
 # INGRESS_PID WORKER_PID, and exports NATS_URL REDIS_URL and the bench signing secrets.
-# Extra environment for both services can be passed as arguments (NAME=value …).
+# Extra environment for both services can be passed as arguments (NAME=value …). With
+# NATS_PROF=1, nats-server also serves Go's pprof on NATS_PROF_PORT (set here). PIPE_BIN (default
+# $work) is where the ingress and worker binaries are, PIPE_DIR (default $work) where data and
+# logs go.
 start_pipeline() {
+  local bin=${PIPE_BIN:-$work} dir=${PIPE_DIR:-$work}
+  mkdir -p "$dir"
   NATS_PORT=$(free_port); NATS_MON=$(free_port); REDIS_PORT=$(free_port)
   HTTP=$(free_port); IADM=$(free_port); WADM=$(free_port)
-  nats-server -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MON" -js -sd "$work/nats" >"$work/nats.log" 2>&1 &
+  local prof=()
+  if [ "${NATS_PROF:-0}" = 1 ]; then NATS_PROF_PORT=$(free_port); prof=(--profile "$NATS_PROF_PORT"); fi
+  nats-server -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MON" -js -sd "$dir/nats" "${prof[@]}" >"$dir/nats.log" 2>&1 &
   NATS_PID=$!; pids+=("$NATS_PID")
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" --logfile "$work/redis.log" &
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" --logfile "$dir/redis.log" &
   REDIS_PID=$!; pids+=("$REDIS_PID")
   wait_port "$NATS_PORT"; wait_port "$REDIS_PORT"
   export NATS_URL=nats://127.0.0.1:$NATS_PORT REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0 HOOKLINE_LOG_LEVEL=warn
   export HOOKLINE_PETSTORE_SECRETS=bench-petstore-secret HOOKLINE_BUNJANG_SECRETS=bench-bunjang-secret
-  env "$@" HOOKLINE_HTTP_ADDR="127.0.0.1:$HTTP" HOOKLINE_ADMIN_ADDR="127.0.0.1:$IADM" "$work/ingress" >"$work/ingress.log" 2>&1 &
+  env "$@" HOOKLINE_HTTP_ADDR="127.0.0.1:$HTTP" HOOKLINE_ADMIN_ADDR="127.0.0.1:$IADM" "$bin/ingress" >"$dir/ingress.log" 2>&1 &
   INGRESS_PID=$!; pids+=("$INGRESS_PID")
-  env "$@" HOOKLINE_ADMIN_ADDR="127.0.0.1:$WADM" "$work/worker" >"$work/worker.log" 2>&1 &
+  env "$@" HOOKLINE_ADMIN_ADDR="127.0.0.1:$WADM" "$bin/worker" >"$dir/worker.log" 2>&1 &
   WORKER_PID=$!; pids+=("$WORKER_PID")
   wait_ready "http://127.0.0.1:$IADM"; wait_ready "http://127.0.0.1:$WADM"
+}
+
+# stop_pipeline: stops the four processes start_pipeline started (by PID; the services first, so
+# they drain) and waits for them. They stay in pids: a second kill at exit is harmless.
+stop_pipeline() {
+  local p
+  for p in "$INGRESS_PID" "$WORKER_PID"; do kill "$p" 2>/dev/null || true; done
+  for p in "$INGRESS_PID" "$WORKER_PID"; do wait "$p" 2>/dev/null || true; done
+  for p in "$NATS_PID" "$REDIS_PID"; do kill "$p" 2>/dev/null || true; done
+  for p in "$NATS_PID" "$REDIS_PID"; do wait "$p" 2>/dev/null || true; done
 }
 
 # run_wrk URL CORPUS: one wrk run of $SECS seconds over $CONNS connections replaying CORPUS (its
