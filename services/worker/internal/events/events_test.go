@@ -140,3 +140,90 @@ func TestPublishRetriesTransientFailures(t *testing.T) {
 		})
 	}
 }
+
+// encodes is what Check stands in for: whether the canonical event encodes.
+func encodes(src Source, status string) bool {
+	_, err := (proto.MarshalOptions{Deterministic: true}).Marshal(Build(src, Applied{Status: status}))
+	return err == nil
+}
+
+// TestCheckAgreesWithEncoding: Check refuses exactly the transitions whose canonical event would
+// not encode, whichever string is bad.
+func TestCheckAgreesWithEncoding(t *testing.T) {
+	at := time.Date(2025, 1, 2, 3, 4, 5, 6, time.UTC)
+	good := Source{Tenant: "default", Provider: "bunjang", OrderID: "100", SourceEventID: "E", ItemID: "7", OccurredAt: at, ReceivedAt: at}
+	const bad = "caf\xe9" // Latin-1, not UTF-8
+	tests := []struct {
+		name   string
+		give   func(*Source)
+		status string
+		want   bool // encodes
+	}{
+		{name: "valid", give: func(*Source) {}, status: "SHIPPED", want: true},
+		{name: "valid non-ASCII", give: func(s *Source) { s.OrderID = "주문-1" }, status: "배송중", want: true},
+		{name: "empty strings", give: func(s *Source) { s.ItemID, s.OrderID = "", "" }, status: "", want: true},
+		{name: "zero times", give: func(s *Source) { s.OccurredAt, s.ReceivedAt = time.Time{}, time.Time{} }, status: "SHIPPED", want: true},
+		{name: "tenant", give: func(s *Source) { s.Tenant = bad }, status: "SHIPPED"},
+		{name: "provider", give: func(s *Source) { s.Provider = bad }, status: "SHIPPED"},
+		{name: "order id", give: func(s *Source) { s.OrderID = bad }, status: "SHIPPED"},
+		{name: "source event id", give: func(s *Source) { s.SourceEventID = bad }, status: "SHIPPED"},
+		{name: "item id", give: func(s *Source) { s.ItemID = bad }, status: "SHIPPED"},
+		{name: "status", give: func(*Source) {}, status: bad},
+		{name: "truncated sequence", give: func(s *Source) { s.OrderID = "\xed\x9f" }, status: "SHIPPED"},
+		{name: "surrogate half", give: func(*Source) {}, status: "\xed\xa0\x80"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := good
+			tt.give(&src)
+			if got := encodes(src, tt.status); got != tt.want {
+				t.Fatalf("the event encodes: %t, the table says %t", got, tt.want)
+			}
+			err := Check(src, tt.status)
+			if tt.want && err != nil {
+				t.Fatalf("Check = %v, want nil: the event encodes", err)
+			}
+			if !tt.want && !errors.Is(err, ErrNotEncodable) {
+				t.Fatalf("Check = %v, want ErrNotEncodable: the event does not encode", err)
+			}
+		})
+	}
+}
+
+// FuzzCheck: for any strings, Check says yes exactly when the canonical event encodes.
+func FuzzCheck(f *testing.F) {
+	f.Add("default", "petstore", "o-1", "e-1", "", "SHIPPED")
+	f.Add("default", "bunjang", "100", "01K0AZRPB4N36H9NMDJRMYXM7A", "1001", "caf\xe9")
+	f.Fuzz(func(t *testing.T, tenant, provider, order, source, item, status string) {
+		src := Source{Tenant: tenant, Provider: provider, OrderID: order, SourceEventID: source, ItemID: item}
+		if ok, err := encodes(src, status), Check(src, status); ok != (err == nil) {
+			t.Fatalf("encodes %t but Check = %v", ok, err)
+		}
+	})
+}
+
+// BenchmarkCheck: the pre-apply check as Check does it (UTF-8 validation of the strings), and as
+// a full encode of the event would (what it replaced):
+//
+//	go test -run '^$' -bench BenchmarkCheck -benchmem ./services/worker/internal/events
+func BenchmarkCheck(b *testing.B) {
+	at := time.Date(2025, 1, 2, 3, 4, 5, 6, time.UTC)
+	src := Source{Tenant: "default", Provider: "petstore", OrderID: "019b4139-1234-7abc-8def-123456789abc",
+		SourceEventID: "9f4a8b3c-2d5e-4f7a-8b9c-0d1e2f3a4b5c", OccurredAt: at, ReceivedAt: at}
+	b.Run("utf8", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := Check(src, "APPROVED"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if !encodes(src, "APPROVED") {
+				b.Fatal("does not encode")
+			}
+		}
+	})
+}
