@@ -37,15 +37,19 @@ local units = (#ARGV - 6) / N
 local hist = {}
 local head = '\31' .. seq          -- the part of every history entry after kind, version, canonical
 local tail = '\31' .. ARGV[6] .. '\31' .. applied .. '\31' .. #source .. '\31'
-local out = { redis.call('HGET', KEYS[2], 'p') or '' }
+-- One read of the event record: the published marker and every unit's field.
+local fields = { 'p' }
+for i = 1, units do fields[i + 1] = 'u:' .. ARGV[6 + (i - 1) * N + 1] end
+local recorded = redis.call('HMGET', KEYS[2], unpack(fields))
+local out = { recorded[1] or '' }
 local wrote = false
 
 for i = 1, units do
   local b = 6 + (i - 1) * N
   local item, st, canon = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
   local rank, term, occ, chain = tonumber(ARGV[b + 4]), ARGV[b + 5], tonumber(ARGV[b + 6]), ARGV[b + 7]
-  local field = 'u:' .. item
-  local rec = redis.call('HGET', KEYS[2], field)
+  local field = fields[i + 1]
+  local rec = recorded[i + 1]
   local key = KEYS[1]
   if items then key = KEYS[3 + i] end
   local hk, hv

@@ -41,6 +41,8 @@ var (
 	ErrNotFound = errors.New("order not found")
 	// ErrBadReply marks a script reply the store cannot read.
 	ErrBadReply = errors.New("unexpected script reply")
+	// ErrBadRequest marks a Request the store refuses before running anything.
+	ErrBadRequest = errors.New("invalid apply request")
 )
 
 // Unit is one transition to apply: the order itself, or one of its items.
@@ -173,6 +175,14 @@ func HistoryKey(tenant, provider, orderID string) string {
 func (s *Store) Apply(ctx context.Context, req Request) (Result, error) {
 	if len(req.Units) == 0 || (!req.Items && len(req.Units) != 1) {
 		return Result{}, fmt.Errorf("apply %s: %d units for items=%t", req.SourceEventID, len(req.Units), req.Items)
+	}
+	// The script reads every unit's record before it writes any: one unit per item.
+	for i, u := range req.Units {
+		for _, v := range req.Units[:i] {
+			if v.ItemID == u.ItemID {
+				return Result{}, fmt.Errorf("apply %s: %w: item %q listed twice", req.SourceEventID, ErrBadRequest, u.ItemID)
+			}
+		}
 	}
 	keys := []string{
 		OrderKey(req.Tenant, req.Provider, req.OrderID),
