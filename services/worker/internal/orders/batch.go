@@ -25,6 +25,11 @@ type call struct {
 // batcher sends the script runs of concurrent handlers to Redis in pipelines: one write and one
 // read for many scripts instead of one each, on both sides of the connection. Each script still
 // runs atomically on its own.
+//
+// Calls nobody waits for (published markers) do not start a pipeline of their own: they wait in
+// lazy and ride the next pipeline a waited-for call starts, or, when none comes, go out on their
+// own once the first of them has waited lazyDelay. Under load that spares each marker its own
+// write and read on both sides; idle, a marker reaches Redis at most lazyDelay late.
 type batcher struct {
 	rdb       redis.UniversalClient
 	cluster   *redis.ClusterClient // set when rdb is one: pipelines go per node
@@ -33,14 +38,25 @@ type batcher struct {
 	maxBatch  int
 	timeout   time.Duration
 	pipelines int
+	lazyDelay time.Duration
 
 	mu     sync.RWMutex
 	closed bool
 	wg     sync.WaitGroup
+
+	lazyMu    sync.Mutex
+	lazy      []*call
+	lazyTimer *time.Timer   // armed while lazy holds a call no pipeline took yet
+	lazyArmed bool          // lazyTimer will fire
+	lazyKick  chan struct{} // the timer's (or an overfull drain's) call for a pipeline
 }
 
+// lazyDelay bounds how long a call nobody waits for stays queued when nothing else goes to Redis.
+const lazyDelay = 5 * time.Millisecond
+
 func newBatcher(rdb redis.UniversalClient, pipelines, maxBatch int, timeout time.Duration) *batcher {
-	b := &batcher{rdb: rdb, in: make(chan *call, pipelines*maxBatch), maxBatch: maxBatch, timeout: timeout}
+	b := &batcher{rdb: rdb, in: make(chan *call, pipelines*maxBatch), maxBatch: maxBatch, timeout: timeout,
+		lazyDelay: lazyDelay, lazyKick: make(chan struct{}, 1)}
 	b.cluster, _ = rdb.(*redis.ClusterClient)
 	b.pipelines = pipelines
 	return b
@@ -48,6 +64,8 @@ func newBatcher(rdb redis.UniversalClient, pipelines, maxBatch int, timeout time
 
 // start runs the pipelines; options are set by then.
 func (b *batcher) start() {
+	b.lazyTimer = time.AfterFunc(time.Hour, b.lazyDue)
+	b.lazyTimer.Stop()
 	for range b.pipelines {
 		b.wg.Add(1)
 		go b.run()
@@ -72,9 +90,71 @@ func (b *batcher) do(ctx context.Context, s *redis.Script, keys []string, args .
 	}
 }
 
-// send queues the script without waiting for its reply.
+// send queues the script without waiting for its reply: it rides the next pipeline, at most
+// lazyDelay later. Past maxLazy waiting calls it is queued like a waited-for call (and waits for
+// room like one), so a backlog never grows without bound.
 func (b *batcher) send(ctx context.Context, s *redis.Script, keys []string, args ...any) error {
-	return b.submit(ctx, &call{script: s, keys: keys, args: args})
+	c := &call{script: s, keys: keys, args: args}
+	b.mu.RLock()
+	if b.closed {
+		b.mu.RUnlock()
+		return ErrClosed
+	}
+	b.lazyMu.Lock()
+	queued := len(b.lazy) < b.maxLazy()
+	if queued {
+		b.lazy = append(b.lazy, c)
+		if !b.lazyArmed {
+			b.lazyArmed = true
+			b.lazyTimer.Reset(b.lazyDelay)
+		}
+	}
+	b.lazyMu.Unlock()
+	b.mu.RUnlock()
+	if queued {
+		return nil
+	}
+	return b.submit(ctx, c)
+}
+
+func (b *batcher) maxLazy() int { return b.pipelines * b.maxBatch }
+
+// lazyDue runs when the oldest lazy call has waited lazyDelay: a pipeline takes what is there
+// (nothing, when pipelines took every lazy call meanwhile).
+func (b *batcher) lazyDue() {
+	b.lazyMu.Lock()
+	b.lazyArmed = false
+	waiting := len(b.lazy) > 0
+	b.lazyMu.Unlock()
+	if waiting {
+		b.kick()
+	}
+}
+
+func (b *batcher) kick() {
+	select {
+	case b.lazyKick <- struct{}{}:
+	default: // a kick is pending already
+	}
+}
+
+// takeLazy appends to batch the lazy calls that fit, oldest first. What does not fit is left for
+// the next pipeline, which a kick starts at once.
+func (b *batcher) takeLazy(batch []*call) []*call {
+	b.lazyMu.Lock()
+	defer b.lazyMu.Unlock()
+	n := min(len(b.lazy), b.maxBatch-len(batch))
+	if n <= 0 {
+		return batch
+	}
+	batch = append(batch, b.lazy[:n]...)
+	rest := copy(b.lazy, b.lazy[n:])
+	clear(b.lazy[rest:])
+	b.lazy = b.lazy[:rest]
+	if rest > 0 {
+		b.kick()
+	}
+	return batch
 }
 
 func (b *batcher) submit(ctx context.Context, c *call) error {
@@ -91,7 +171,7 @@ func (b *batcher) submit(ctx context.Context, c *call) error {
 	}
 }
 
-// close runs what is queued and stops the pipelines.
+// close runs what is queued (lazy calls included) and stops the pipelines.
 func (b *batcher) close() {
 	b.mu.Lock()
 	if !b.closed {
@@ -100,26 +180,41 @@ func (b *batcher) close() {
 	}
 	b.mu.Unlock()
 	b.wg.Wait()
+	b.lazyTimer.Stop()
 }
 
 func (b *batcher) run() {
 	defer b.wg.Done()
 	batch := make([]*call, 0, b.maxBatch)
-	for c := range b.in {
-		batch = append(batch[:0], c)
-	fill:
-		for len(batch) < b.maxBatch {
-			select {
-			case c, ok := <-b.in:
-				if !ok {
+	for {
+		batch = batch[:0]
+		select {
+		case c, ok := <-b.in:
+			if !ok {
+				// Closed: what is left of the lazy calls goes out before the pipelines stop.
+				for batch = b.takeLazy(batch); len(batch) > 0; batch = b.takeLazy(batch[:0]) {
+					b.exec(batch)
+				}
+				return
+			}
+			batch = append(batch, c)
+		fill:
+			for len(batch) < b.maxBatch {
+				select {
+				case c, ok := <-b.in:
+					if !ok {
+						break fill
+					}
+					batch = append(batch, c)
+				default:
 					break fill
 				}
-				batch = append(batch, c)
-			default:
-				break fill
 			}
+		case <-b.lazyKick:
 		}
-		b.exec(batch)
+		if batch = b.takeLazy(batch); len(batch) > 0 {
+			b.exec(batch)
+		}
 	}
 }
 
