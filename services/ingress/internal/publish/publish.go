@@ -99,10 +99,12 @@ func (p *Publisher) Publish(_ context.Context, msg *nats.Msg, msgID string) (*je
 	// an ack that still arrives wins.
 	final := func(err error) (*jetstream.PubAck, error) {
 		for ; outstanding > 0; outstanding-- {
+			okc, errc := w.chans()
 			select {
-			case ack := <-w.ok:
+			case ack := <-okc:
 				return ack, nil
-			case e := <-w.err:
+			case e := <-errc:
+				w.answered()
 				_ = e // one attempt failed; another one still in flight may be acked
 			case <-overall.C:
 				return nil, p.fail(msg, err)
@@ -123,11 +125,13 @@ func (p *Publisher) Publish(_ context.Context, msg *nats.Msg, msgID string) (*je
 		// until this attempt's share of the time is up or it failed.
 		next := time.NewTimer(per)
 		for waiting := true; waiting; {
+			okc, errc := w.chans()
 			select {
-			case ack := <-w.ok:
+			case ack := <-okc:
 				next.Stop()
 				return ack, nil
-			case err := <-w.err:
+			case err := <-errc:
+				w.answered()
 				outstanding--
 				if !consume.Transient(err) || p.streamMissing(msg.Subject, err, per) {
 					next.Stop()
@@ -205,20 +209,57 @@ func (p *Publisher) send(w *waiter, msg *nats.Msg, opts []jetstream.PublishOpt) 
 	return nil
 }
 
-// waiter collects the outcomes of one message's attempts. Each watched future has a goroutine
-// that forwards its ack or error, or ends when the waiter is closed; close joins them.
+// waiter collects the outcomes of one message's attempts. While one attempt is outstanding (the
+// usual case: the first one, acked) its future is read directly, with no goroutine in between.
+// Once a second one is, each watched future gets a goroutine that forwards its ack or error to
+// ok and err, or ends when the waiter is closed; close joins them. Only the publishing goroutine
+// calls watch, chans and answered.
 type waiter struct {
-	ok   chan *jetstream.PubAck
-	err  chan error
-	done chan struct{}
-	wg   sync.WaitGroup
+	single    jetstream.PubAckFuture // the one outstanding attempt, read directly; nil otherwise
+	singleOK  <-chan *jetstream.PubAck
+	singleErr <-chan error
+	many      bool // futures are forwarded to ok and err
+	ok        chan *jetstream.PubAck
+	err       chan error
+	done      chan struct{}
+	wg        sync.WaitGroup
 }
 
 func newWaiter() *waiter {
-	return &waiter{ok: make(chan *jetstream.PubAck), err: make(chan error), done: make(chan struct{})}
+	return &waiter{}
 }
 
 func (w *waiter) watch(fut jetstream.PubAckFuture) {
+	if !w.many && w.single == nil {
+		w.single, w.singleOK, w.singleErr = fut, fut.Ok(), fut.Err()
+		return
+	}
+	if !w.many {
+		// A second attempt while the first is still out: forward both from now on.
+		w.many = true
+		w.ok, w.err, w.done = make(chan *jetstream.PubAck), make(chan error), make(chan struct{})
+		w.forward(w.single)
+		w.single, w.singleOK, w.singleErr = nil, nil, nil
+	}
+	w.forward(fut)
+}
+
+// chans are where the next outcome arrives.
+func (w *waiter) chans() (<-chan *jetstream.PubAck, <-chan error) {
+	if w.many {
+		return w.ok, w.err
+	}
+	return w.singleOK, w.singleErr // nil channels (never ready) when nothing is outstanding
+}
+
+// answered: the outcome just read from chans was an error; that attempt is no longer out.
+func (w *waiter) answered() {
+	if !w.many {
+		w.single, w.singleOK, w.singleErr = nil, nil, nil
+	}
+}
+
+func (w *waiter) forward(fut jetstream.PubAckFuture) {
 	w.wg.Go(func() {
 		select {
 		case ack := <-fut.Ok():
@@ -237,8 +278,10 @@ func (w *waiter) watch(fut jetstream.PubAckFuture) {
 }
 
 func (w *waiter) close() {
-	close(w.done)
-	w.wg.Wait()
+	if w.many {
+		close(w.done)
+		w.wg.Wait()
+	}
 }
 
 // Flush waits until every pending publish is acknowledged or failed, or ctx ends.
