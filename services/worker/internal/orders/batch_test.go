@@ -195,4 +195,3 @@ func TestIntegrationLazyBacklogIsBounded(t *testing.T) {
 		}
 	}
 }
-
