@@ -21,9 +21,9 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/pkg/consume"
+	"github.com/hookline/hookline/pkg/providers/petstore"
 	"github.com/hookline/hookline/pkg/safedial"
 	"github.com/hookline/hookline/pkg/streams"
-	"github.com/hookline/hookline/pkg/webhook"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 )
@@ -67,8 +67,8 @@ type Options struct {
 
 // Deliverer handles CALLBACKS messages for the consume loop.
 type Deliverer struct {
-	o   Options
-	key []byte // Standard Webhooks key
+	o      Options
+	signer *petstore.CallbackSigner
 
 	mu       sync.Mutex
 	inflight map[uint64]struct{}
@@ -77,8 +77,8 @@ type Deliverer struct {
 // DefaultMaxRetryAfter caps a receiver's Retry-After when Options.MaxRetryAfter is zero.
 const DefaultMaxRetryAfter = 24 * time.Hour
 
-// New returns a Deliverer. The secret must be a valid Standard Webhooks secret (Config.Validate
-// checks it at start).
+// New returns a Deliverer. The secret must be a valid callback secret (petstore.NewCallbackSigner;
+// Config.Validate checks it at start).
 func New(o Options) (*Deliverer, error) {
 	if o.MaxRetryAfter <= 0 {
 		o.MaxRetryAfter = DefaultMaxRetryAfter
@@ -89,11 +89,11 @@ func New(o Options) (*Deliverer, error) {
 	if o.Log == nil {
 		o.Log = zap.NewNop()
 	}
-	key, err := webhook.StandardKey(o.Secret)
+	signer, err := petstore.NewCallbackSigner(o.Secret)
 	if err != nil {
 		return nil, fmt.Errorf("callback secret: %w", err)
 	}
-	return &Deliverer{o: o, key: key, inflight: map[uint64]struct{}{}}, nil
+	return &Deliverer{o: o, signer: signer, inflight: map[uint64]struct{}{}}, nil
 }
 
 // Event is the orderProcessed callback body.
@@ -132,14 +132,12 @@ func BuildEvent(req streams.CallbackRequest, streamTime time.Time) Event {
 	}
 }
 
-// Headers returns the signed headers for body sent at now.
+// Headers returns the signed headers for body sent at now (petstore.CallbackSigner: the Petstore
+// signature and the Standard Webhooks trio).
 func (d *Deliverer) Headers(eventID string, body []byte, now time.Time) http.Header {
 	h := http.Header{}
 	h.Set("Content-Type", "application/json")
-	h.Set(webhook.HeaderPetstore, webhook.SignPetstore(d.o.Secret, body))
-	h.Set(webhook.HeaderStandardID, eventID)
-	h.Set(webhook.HeaderStandardTimestamp, strconv.FormatInt(now.Unix(), 10))
-	h.Set(webhook.HeaderStandardSignature, webhook.SignStandard(d.key, eventID, now, body))
+	d.signer.Sign(h, eventID, body, now)
 	return h
 }
 

@@ -10,7 +10,8 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/pkg/config"
-	"github.com/hookline/hookline/pkg/webhook"
+	"github.com/hookline/hookline/pkg/providers/bunjang"
+	"github.com/hookline/hookline/pkg/providers/petstore"
 	"github.com/labstack/echo/v4"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -51,12 +52,12 @@ func BenchmarkWebhookHandler(b *testing.B) {
 		sign               func([]byte) string
 		want               int
 	}{
-		{"petstore", "/webhooks/petstore", webhook.HeaderPetstore,
+		{"petstore", "/webhooks/petstore", petstore.HeaderSignature,
 			[]byte(`{"eventId":"9f4a8b3c-2d5e-4f7a-8b9c-0d1e2f3a4b5c","eventType":"order.statusChanged","timestamp":"` + now + `","data":{"order":{"id":"019b4139-1234-7abc-8def-123456789abc","status":"APPROVED","totalAmount":"125.50","currency":"USD"},"previousStatus":"PLACED","newStatus":"APPROVED","changedAt":"` + now + `"}}`),
-			func(b []byte) string { return webhook.SignPetstore([]byte("ps"), b) }, http.StatusOK},
-		{"bunjang", "/webhooks/bunjang", webhook.HeaderBunjang,
+			func(b []byte) string { return petstore.Sign([]byte("ps"), b) }, http.StatusOK},
+		{"bunjang", "/webhooks/bunjang", bunjang.HeaderSignature,
 			[]byte(`{"eventId":"01K0AZRPB4N36H9NMDJRMYXM7A","eventType":"order.status.changed","payloadVersion":"v1","data":{"orderId":100,"orderItems":[{"orderItemId":1001,"pid":503344,"orderStatus":"PAYMENT_RECEIVED"}]}}`),
-			func(b []byte) string { return webhook.SignBunjang([]byte("bs"), time.Now(), b) }, http.StatusNoContent},
+			func(b []byte) string { return bunjang.Sign([]byte("bs"), time.Now(), b) }, http.StatusNoContent},
 	} {
 		sig := tc.sign(tc.body)
 		b.Run(tc.name, func(b *testing.B) {

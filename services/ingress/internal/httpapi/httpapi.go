@@ -16,7 +16,6 @@ import (
 	"github.com/hookline/hookline/pkg/providers"
 	"github.com/hookline/hookline/pkg/providers/envelope"
 	"github.com/hookline/hookline/pkg/streams"
-	"github.com/hookline/hookline/pkg/webhook"
 	"github.com/hookline/hookline/services/ingress/internal/problem"
 	"github.com/hookline/hookline/services/ingress/internal/publish"
 	"github.com/labstack/echo/v4"
@@ -36,7 +35,7 @@ type route struct {
 	provider string // the path segment: a provider's name, or a configured source's
 	p        providers.Provider
 	tenant   *tenant
-	verifier webhook.Verifier
+	verifier providers.Verifier
 	maxAge   time.Duration // the body timestamp window of a provider whose window is BodyAge; 0: none
 	success  int
 }
@@ -110,7 +109,7 @@ func New(cfg *config.Config, pub Publisher, m *Metrics, log *zap.Logger, o Optio
 		tenants: map[string]*tenant{}, sources: map[string]*route{},
 		reg: cfg.Registry(), byKey: map[string]tenantRule{},
 	}
-	clock := webhook.Clock(o.Now)
+	clock := providers.Clock(o.Now)
 	for id, tc := range cfg.Tenants {
 		t := &tenant{id: id, routes: map[string]*route{}}
 		if tc.RateLimit.RPS > 0 {
@@ -148,7 +147,7 @@ func New(cfg *config.Config, pub Publisher, m *Metrics, log *zap.Logger, o Optio
 
 // newRoute builds provider p's route called name for tenant t: its verifier, and its body
 // timestamp window when the provider's window bounds the body.
-func newRoute(p providers.Provider, name string, t *tenant, secrets []config.Secret, window time.Duration, clock webhook.Clock) (*route, error) {
+func newRoute(p providers.Provider, name string, t *tenant, secrets []config.Secret, window time.Duration, clock providers.Clock) (*route, error) {
 	v, err := p.Verifier(secretBytes(secrets), window, clock)
 	if err != nil {
 		return nil, err
@@ -356,14 +355,14 @@ func malformedMessage(err error) string {
 }
 
 func signatureProblem(err error) *problem.Problem {
-	if errors.Is(err, webhook.ErrStaleTimestamp) {
+	if errors.Is(err, providers.ErrStaleTimestamp) {
 		return problem.Wrap(http.StatusUnauthorized, problem.CodeStaleTimestamp, "timestamp outside the tolerance", err)
 	}
 	msg := "signature does not match"
 	switch {
-	case errors.Is(err, webhook.ErrMissingSignature):
+	case errors.Is(err, providers.ErrMissingSignature):
 		msg = "signature missing"
-	case errors.Is(err, webhook.ErrMalformedSignature):
+	case errors.Is(err, providers.ErrMalformedSignature):
 		msg = "signature header malformed"
 	}
 	return problem.Wrap(http.StatusUnauthorized, problem.CodeInvalidSignature, msg, err)
