@@ -293,11 +293,14 @@ func (a *API) accept(c echo.Context, r *route) (int, event, error) {
 
 	msg := nats.NewMsg(streams.WebhookSubject(r.provider, r.tenant.id))
 	msg.Data = body
-	msg.Header[streams.HeaderProvider] = []string{r.provider}
-	msg.Header[streams.HeaderTenant] = []string{r.tenant.id}
-	msg.Header[streams.HeaderEventID] = []string{ev.ID}
-	msg.Header[streams.HeaderEventType] = []string{ev.Type}
-	msg.Header[streams.HeaderReceivedAt] = []string{time.Now().UTC().Format(streams.ReceivedAtLayout)}
+	// The five header values share one backing array (one allocation, not five); each slice is
+	// capped at its own element, so an append to one cannot overwrite the next.
+	vals := [...]string{r.provider, r.tenant.id, ev.ID, ev.Type, time.Now().UTC().Format(streams.ReceivedAtLayout)}
+	msg.Header[streams.HeaderProvider] = vals[0:1:1]
+	msg.Header[streams.HeaderTenant] = vals[1:2:2]
+	msg.Header[streams.HeaderEventID] = vals[2:3:3]
+	msg.Header[streams.HeaderEventType] = vals[3:4:4]
+	msg.Header[streams.HeaderReceivedAt] = vals[4:5:5]
 	pubStart := time.Now()
 	// Once sent, the publish's outcome is awaited whatever the client does: a client that hangs
 	// up now must not turn a stored message into a "not stored" log line and a counted 503.
@@ -373,10 +376,13 @@ var errBodyTooLarge = errors.New("body over the limit")
 // readBody reads the whole body, refusing more than limit bytes. A read that times out is a 503
 // (retryAfter), not a bad request.
 func readBody(req *http.Request, limit int64, retryAfter time.Duration) ([]byte, error) {
-	tooLarge := &problem.Problem{Status: http.StatusRequestEntityTooLarge, Code: problem.CodePayloadTooLarge,
-		Message: "body over the limit of " + strconv.FormatInt(limit, 10) + " bytes", Err: errBodyTooLarge}
+	// Built only when needed: the message costs three allocations.
+	tooLarge := func() *problem.Problem {
+		return &problem.Problem{Status: http.StatusRequestEntityTooLarge, Code: problem.CodePayloadTooLarge,
+			Message: "body over the limit of " + strconv.FormatInt(limit, 10) + " bytes", Err: errBodyTooLarge}
+	}
 	if req.ContentLength > limit {
-		return nil, tooLarge
+		return nil, tooLarge()
 	}
 	var body []byte
 	var err error
@@ -386,13 +392,13 @@ func readBody(req *http.Request, limit int64, retryAfter time.Duration) ([]byte,
 		if err == nil {
 			var one [1]byte
 			if n, _ := req.Body.Read(one[:]); n > 0 {
-				return nil, tooLarge // more bytes than Content-Length announced
+				return nil, tooLarge() // more bytes than Content-Length announced
 			}
 		}
 	} else {
 		body, err = io.ReadAll(io.LimitReader(req.Body, limit+1))
 		if err == nil && int64(len(body)) > limit {
-			return nil, tooLarge
+			return nil, tooLarge()
 		}
 	}
 	if err != nil {
