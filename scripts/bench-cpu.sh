@@ -120,7 +120,14 @@ cpu_counters() {
     case $name in ingress) pid=$INGRESS_PID ;; worker) pid=$WORKER_PID ;; nats) pid=$NATS_PID ;; redis) pid=$REDIS_PID ;; esac
     t=$(cpu_ticks "$pid")
     echo "cpuu $name ${t% *}"; echo "cpus $name ${t#* }"
+    echo "ctxsw $name $(ctx_switches "$pid")"
   done
+}
+
+# ctx_switches PID: context switches of all the process's threads so far (voluntary: a thread
+# went to sleep waiting, i.e. one wake-up each; and involuntary), from /proc/PID/task/*/status.
+ctx_switches() {
+  cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^(non)?voluntary_ctxt_switches:/ {n += $2} END {print n + 0}'
 }
 side_counters() {
   curl -sf "http://127.0.0.1:$NATS_MON/varz" |
@@ -214,6 +221,7 @@ if acked == 0:
     sys.exit("bench-cpu: nothing acknowledged at %s req/s" % rate)
 procs = ["ingress", "worker", "nats", "redis"]
 user = {p: delta[("cpuu", p)] * tick_us / acked for p in procs}
+ctxsw = {p: delta[("ctxsw", p)] / acked for p in procs}
 system = {p: delta[("cpus", p)] * tick_us / acked for p in procs}
 redis = {k[1]: v / acked for k, v in delta.items() if k[0] == "redis" and k[1] != "info" and v > 0}
 lines = open(d + "/verify.txt").read().strip().splitlines()
@@ -223,7 +231,7 @@ if vrc != "0":
 print(json.dumps({
     "side": side, "round": int(rnd), "rate": int(rate), "load": load, "env": env,
     "rps": r["rps"], "acked": acked, "requests": r["requests"],
-    "user": user, "system": system,
+    "user": user, "system": system, "ctxsw": ctxsw,
     "load_s": float(t1) - float(t0), "drain_s": float(t2) - float(t1),
     "nats_in": delta[("nats", "in")] / acked, "nats_out": delta[("nats", "out")] / acked,
     "orders": delta.get(("stream", "ORDERS"), 0) / acked,
@@ -287,14 +295,16 @@ the design needs (per request a publish in and a PubAck out, per stored webhook 
 and an ack in, per canonical event a publish in and a PubAck out), canonical events stored in
 ORDERS, Redis reads from clients (`INFO stats` total_reads_processed: about one
 per round trip, a pipeline counting once) and Redis commands (`INFO commandstats`, commands run
-inside scripts included; the five most called shown).
+inside scripts included; the five most called shown); context switches are those of every thread
+of each process (`/proc/PID/task/*/status`: a voluntary one is a thread going to sleep, so about
+one wake-up each).
 
-| rate | load + drain | NATS in msgs | NATS out msgs | NATS floor (each way) | canonical events | Redis reads | Redis commands | Redis by command | verify |
-|---|---|---|---|---|---|---|---|---|---|""")
+| rate | load + drain | context switches: ingress / worker / nats / redis | NATS in msgs | NATS out msgs | NATS floor (each way) | canonical events | Redis reads | Redis commands | Redis by command | verify |
+|---|---|---|---|---|---|---|---|---|---|---|""")
 for r in recs:
     top = ", ".join("%s %.2f" % kv for kv in sorted(r["redis"].items(), key=lambda kv: -kv[1])[:5])
-    print("| %d | %.1f + %.1f s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s | %s |" % (r["rate"], r["load_s"], r["drain_s"],
-        r["nats_in"], r["nats_out"], r["nats_floor"], r["orders"], r["redis_reads"], sum(r["redis"].values()), top, r["verify"]))
+    print("| %d | %.1f + %.1f s | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s | %s |" % (r["rate"], r["load_s"], r["drain_s"],
+        " / ".join("%.1f" % r["ctxsw"][p] for p in procs), r["nats_in"], r["nats_out"], r["nats_floor"], r["orders"], r["redis_reads"], sum(r["redis"].values()), top, r["verify"]))
 PY
 )
   marker=cpu
@@ -330,6 +340,8 @@ for rate in rates:
     print("| **total** | **%.0f µs** | **%.0f µs** | **%+.0f µs (%+.0f %%)** |" % (tb, ta, ta - tb, 100 * (ta - tb) / tb if tb else 0))
     row = lambda label, f, p="%.2f": print("| %s | %s | %s | %s |" % (label, p % mean(f(r) for r in b), p % mean(f(r) for r in a),
                                                                       ("%+.2f" % (mean(f(r) for r in a) - mean(f(r) for r in b)))))
+    for key, name in procs:
+        row("%s context switches / webhook" % name, lambda r, key=key: r["ctxsw"][key])
     row("NATS messages in / webhook", lambda r: r["nats_in"])
     row("NATS messages out / webhook", lambda r: r["nats_out"])
     row("NATS messages in beyond the floor / webhook", lambda r: r["nats_in"] - r["nats_floor"])
