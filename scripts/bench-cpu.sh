@@ -24,12 +24,14 @@
 #       compares settings (e.g. --before . --env-after GOMAXPROCS=1).
 #   options: --no-write (never touch BENCHMARKS.md), --write (write even with --short),
 #            --env-before 'K=V …', --env-after 'K=V …' (extra environment for that side's
-#            ingress and worker; with --before)
+#            ingress and worker, with --before; NATS_SERVER=PATH there picks that side's
+#            nats-server binary)
 #
 # The load generator (built from the working tree for both sides) shares the cores but is not
 # counted. The bench does not subscribe to ORDERS (no -nats), so nats-server delivers nothing
 # beyond what the pipeline itself needs.
-# Environment: BENCH_CPU_KEEP=1 keeps the temp dir (logs, bench JSON, counters) and prints its path.
+# Environment: NATS_SERVER=PATH runs that nats-server binary instead of the one on PATH.
+# BENCH_CPU_KEEP=1 keeps the temp dir (logs, bench JSON, counters) and prints its path.
 # BENCH_CPU_PPROF=DIR starts both services with HOOKLINE_PPROF=true (and nats-server with
 # --profile) and saves a CPU profile of each one that serves /debug/pprof, over each rate's
 # load, as DIR/<service>-<rate>.pprof (read with `go tool pprof -top`); profiling perturbs the
@@ -72,7 +74,7 @@ done
 if [ -z "$before" ] && { [ -n "$rounds" ] || [ -n "$env_before" ] || [ -n "$env_after" ]; }; then
   echo "bench-cpu: --rounds, --env-before and --env-after go with --before REF" >&2; exit 2
 fi
-for tool in nats-server redis-server redis-cli curl python3 go git; do
+for tool in "$NATS_SERVER" redis-server redis-cli curl python3 go git; do
   command -v "$tool" >/dev/null || { echo "bench-cpu: needs $tool" >&2; exit 1; }
 done
 TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
@@ -178,7 +180,12 @@ run_one() {
   dir="$work/run-$side-$round-$rate"
   conns=$(bench_conns "$rate")
   case $side in before) read -ra extra <<<"$env_before" ;; after) read -ra extra <<<"$env_after" ;; esac
-  PIPE_BIN="$work/$side" PIPE_DIR="$dir" start_pipeline "${prof_env[@]}" "${extra[@]}"
+  # NATS_SERVER=PATH among a side's settings picks that side's nats-server binary.
+  local kv svc_extra=() server=$NATS_SERVER
+  for kv in "${extra[@]}"; do
+    case $kv in NATS_SERVER=*) server=${kv#NATS_SERVER=} ;; *) svc_extra+=("$kv") ;; esac
+  done
+  NATS_SERVER=$server PIPE_BIN="$work/$side" PIPE_DIR="$dir" start_pipeline "${prof_env[@]}" "${svc_extra[@]}"
   sleep 1 # let start-up settle out of the window
   load=$(cut -d' ' -f1 /proc/loadavg)
   echo "bench-cpu: $side, round $round: $rate req/s for ${SECS}s (load average $load)" >&2

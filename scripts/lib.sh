@@ -12,8 +12,11 @@ wait_ready() { # base URL of an admin port
   echo "$1/readyz never answered 200" >&2; return 1
 }
 
+# NATS_SERVER is the nats-server binary the pipeline scripts start (default: the one on PATH).
+NATS_SERVER=${NATS_SERVER:-nats-server}
+
 machine_line() {
-  echo "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), Go $(go env GOVERSION | sed 's/^go//'), nats-server $(nats-server --version | awk '{print $2}'), redis-server $(redis-server --version | awk '{print $3}' | cut -d= -f2); load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), Go $(go env GOVERSION | sed 's/^go//'), nats-server $("$NATS_SERVER" --version | awk '{print $2}'), redis-server $(redis-server --version | awk '{print $3}' | cut -d= -f2); load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
 # write_section NAME TEXT: replaces what stands between <!-- NAME:begin --> and <!-- NAME:end -->
@@ -57,7 +60,7 @@ kill_started() {
 # Extra environment for both services can be passed as arguments (NAME=value …). With
 # NATS_PROF=1, nats-server also serves Go's pprof on NATS_PROF_PORT (set here). PIPE_BIN (default
 # $work) is where the ingress and worker binaries are, PIPE_DIR (default $work) where data and
-# logs go.
+# logs go. NATS_SERVER (default nats-server on PATH) is the server binary.
 start_pipeline() {
   local bin=${PIPE_BIN:-$work} dir=${PIPE_DIR:-$work}
   mkdir -p "$dir"
@@ -65,7 +68,7 @@ start_pipeline() {
   HTTP=$(free_port); IADM=$(free_port); WADM=$(free_port)
   local prof=()
   if [ "${NATS_PROF:-0}" = 1 ]; then NATS_PROF_PORT=$(free_port); prof=(--profile "$NATS_PROF_PORT"); fi
-  nats-server -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MON" -js -sd "$dir/nats" "${prof[@]}" >"$dir/nats.log" 2>&1 &
+  "$NATS_SERVER" -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MON" -js -sd "$dir/nats" "${prof[@]}" >"$dir/nats.log" 2>&1 &
   NATS_PID=$!; pids+=("$NATS_PID")
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" --logfile "$dir/redis.log" &
   REDIS_PID=$!; pids+=("$REDIS_PID")
