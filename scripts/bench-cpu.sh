@@ -23,6 +23,7 @@
 #       markers. REF "." builds the working tree twice: with --env-before/--env-after that
 #       compares settings (e.g. --before . --env-after GOMAXPROCS=1).
 #   options: --no-write (never touch BENCHMARKS.md), --write (write even with --short),
+#            --section cpu-gomaxprocs (with --before: write that section instead of cpu-compare),
 #            --env-before 'K=V …', --env-after 'K=V …' (extra environment for that side's
 #            ingress and worker, with --before; NATS_SERVER=PATH there picks that side's
 #            nats-server binary)
@@ -42,17 +43,17 @@ source scripts/lib.sh
 
 usage() { awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; }
 
-short=0 write="" secs="" rates=() before="" rounds="" env_before="" env_after=""
+short=0 write="" secs="" rates=() before="" rounds="" env_before="" env_after="" section_name=""
 while [ $# -gt 0 ]; do
   case $1 in
     --short) short=1 ;;
     --write) write=1 ;;
     --no-write) write=0 ;;
-    -d | --before | --rounds | --env-before | --env-after)
+    -d | --before | --rounds | --env-before | --env-after | --section)
       [ $# -ge 2 ] || { echo "bench-cpu: $1 needs a value" >&2; exit 2; }
       case $1 in
         -d) secs=$2 ;; --before) before=$2 ;; --rounds) rounds=$2 ;;
-        --env-before) env_before=$2 ;; --env-after) env_after=$2 ;;
+        --env-before) env_before=$2 ;; --env-after) env_after=$2 ;; --section) section_name=$2 ;;
       esac
       shift ;;
     -h | --help) usage; exit 0 ;;
@@ -71,9 +72,10 @@ ROUNDS=${rounds:-2}
 for n in "$SECS" "$ROUNDS" "${rates[@]}"; do
   case $n in '' | *[!0-9]* | 0) echo "bench-cpu: seconds, rounds and rates are positive whole numbers, got '$n'" >&2; exit 2 ;; esac
 done
-if [ -z "$before" ] && { [ -n "$rounds" ] || [ -n "$env_before" ] || [ -n "$env_after" ]; }; then
-  echo "bench-cpu: --rounds, --env-before and --env-after go with --before REF" >&2; exit 2
+if [ -z "$before" ] && { [ -n "$rounds" ] || [ -n "$env_before" ] || [ -n "$env_after" ] || [ -n "$section_name" ]; }; then
+  echo "bench-cpu: --rounds, --env-before, --env-after and --section go with --before REF" >&2; exit 2
 fi
+case $section_name in '' | cpu-compare | cpu-gomaxprocs) ;; *) echo "bench-cpu: --section is cpu-compare or cpu-gomaxprocs" >&2; exit 2 ;; esac
 for tool in "$NATS_SERVER" redis-server redis-cli curl python3 go git; do
   command -v "$tool" >/dev/null || { echo "bench-cpu: needs $tool" >&2; exit 1; }
 done
@@ -273,6 +275,7 @@ cmd="scripts/bench-cpu.sh"
 [ -n "$rounds" ] && cmd+=" --rounds $rounds"
 [ -n "$env_before" ] && cmd+=" --env-before '$env_before'"
 [ -n "$env_after" ] && cmd+=" --env-after '$env_after'"
+[ -n "$section_name" ] && cmd+=" --section $section_name"
 [ "$short" = 1 ] && cmd+=" --short"
 [ -n "$secs" ] && cmd+=" -d $secs"
 [ "$(printf '%s ' "${rates[@]}")" = "$(printf '%s ' "${def_rates[@]}")" ] || cmd+=" ${rates[*]}"
@@ -367,7 +370,7 @@ for r in sorted(recs, key=lambda r: (r["rate"], r["round"], r["side"] != "before
           r["acked"], r["requests"], " | ".join("%.0f µs" % u for u in us), sum(us), r["verify"]))
 PY
 )
-  marker=cpu-compare
+  marker=${section_name:-cpu-compare}
 fi
 echo "$section"
 if [ -e "$work/failed" ]; then

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -49,6 +50,9 @@ type batcher struct {
 	lazyTimer *time.Timer   // armed while lazy holds a call no pipeline took yet
 	lazyArmed bool          // lazyTimer will fire
 	lazyKick  chan struct{} // the timer's (or an overfull drain's) call for a pipeline
+
+	inlineSlots chan struct{} // one: the pipeline a caller may run itself (see inline)
+	busy        atomic.Int32  // pipelines running, inline or not
 }
 
 // lazyDelay bounds how long a call nobody waits for stays queued when nothing else goes to Redis.
@@ -56,7 +60,7 @@ const lazyDelay = 5 * time.Millisecond
 
 func newBatcher(rdb redis.UniversalClient, pipelines, maxBatch int, timeout time.Duration) *batcher {
 	b := &batcher{rdb: rdb, in: make(chan *call, pipelines*maxBatch), maxBatch: maxBatch, timeout: timeout,
-		lazyDelay: lazyDelay, lazyKick: make(chan struct{}, 1)}
+		lazyDelay: lazyDelay, lazyKick: make(chan struct{}, 1), inlineSlots: make(chan struct{}, 1)}
 	b.cluster, _ = rdb.(*redis.ClusterClient)
 	b.pipelines = pipelines
 	return b
@@ -75,6 +79,9 @@ func (b *batcher) start() {
 // do runs the script in the next pipeline and waits for its reply.
 func (b *batcher) do(ctx context.Context, s *redis.Script, keys []string, args ...any) *redis.Cmd {
 	c := &call{script: s, keys: keys, args: args, done: make(chan struct{})}
+	if cmd, ok := b.inline(c); ok {
+		return cmd
+	}
 	if err := b.submit(ctx, c); err != nil {
 		cmd := redis.NewCmd(ctx)
 		cmd.SetErr(err)
@@ -88,6 +95,33 @@ func (b *batcher) do(ctx context.Context, s *redis.Script, keys []string, args .
 		cmd.SetErr(ctx.Err())
 		return cmd
 	}
+}
+
+// inline runs c's pipeline on the caller's goroutine when no pipeline runs and nothing is
+// queued (the lazy calls waiting ride along): at low load that spares the hand-off to a pipeline
+// goroutine and back, two goroutine wake-ups per call. Under load pipelines are running, so calls
+// queue for the pipeline goroutines, which batch them as before. ok is false when c was not run.
+func (b *batcher) inline(c *call) (cmd *redis.Cmd, ok bool) {
+	if b.busy.Load() > 0 || len(b.in) > 0 {
+		return nil, false // join the next pipeline
+	}
+	select {
+	case b.inlineSlots <- struct{}{}:
+	default:
+		return nil, false
+	}
+	defer func() { <-b.inlineSlots }()
+	b.busy.Add(1)
+	defer b.busy.Add(-1)
+	b.mu.RLock() // close waits for a pipeline run here
+	defer b.mu.RUnlock()
+	if b.closed {
+		cmd = redis.NewCmd(context.Background())
+		cmd.SetErr(ErrClosed)
+		return cmd, true
+	}
+	b.exec(b.takeLazy([]*call{c}))
+	return c.cmd, true
 }
 
 // send queues the script without waiting for its reply: it rides the next pipeline, at most
@@ -213,7 +247,9 @@ func (b *batcher) run() {
 		case <-b.lazyKick:
 		}
 		if batch = b.takeLazy(batch); len(batch) > 0 {
+			b.busy.Add(1)
 			b.exec(batch)
+			b.busy.Add(-1)
 		}
 	}
 }

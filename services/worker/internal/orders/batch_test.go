@@ -2,7 +2,9 @@ package orders
 
 import (
 	"context"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -192,6 +194,64 @@ func TestIntegrationLazyBacklogIsBounded(t *testing.T) {
 	for _, size := range log.take() {
 		if size > maxBatch {
 			t.Fatalf("a pipeline of %d scripts, over %d", size, maxBatch)
+		}
+	}
+}
+
+// goid is the calling goroutine's id, read from its stack header ("goroutine 42 [running]:").
+func goid() string {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	f := strings.Fields(string(buf))
+	if len(f) < 2 {
+		return ""
+	}
+	return f[1]
+}
+
+// goroutineLog records the goroutine each pipeline is sent from.
+type goroutineLog struct {
+	pipelineLog
+	mu  sync.Mutex
+	ids []string
+}
+
+func (l *goroutineLog) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		l.mu.Lock()
+		l.ids = append(l.ids, goid())
+		l.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+// TestIntegrationIdleApplyRunsOnCaller: with no pipeline running, Apply sends its pipeline from
+// the caller's goroutine (no hand-off to a pipeline goroutine and back).
+func TestIntegrationIdleApplyRunsOnCaller(t *testing.T) {
+	rdb := testkit.StartRedis(t).Client(t)
+	s := NewStore(rdb, time.Hour)
+	t.Cleanup(s.Close)
+	ctx := context.Background()
+	if _, err := s.Apply(ctx, petstoreRequest(t, "o-0", "e-0", 1)); err != nil { // loads the script
+		t.Fatal(err)
+	}
+	log := &goroutineLog{}
+	rdb.AddHook(log)
+	for i := range 3 {
+		id := strconv.Itoa(i + 1)
+		if _, err := s.Apply(ctx, petstoreRequest(t, "o-"+id, "e-"+id, uint64(i+2))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	me := goid()
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if len(log.ids) != 3 {
+		t.Fatalf("%d pipelines for 3 idle applies, want 3", len(log.ids))
+	}
+	for i, id := range log.ids {
+		if id != me {
+			t.Errorf("pipeline %d sent from goroutine %s, want the caller's (%s)", i, id, me)
 		}
 	}
 }

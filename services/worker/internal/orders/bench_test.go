@@ -18,7 +18,9 @@ import (
 // 1000 orders, each event new (so every call writes the state and the event record); "items" is
 // a Bunjang event of three items, "duplicate" an event id already recorded. Beside the client's
 // ns/op it reports the Redis server's side from INFO commandstats: redis-µs/op (time in commands,
-// the scripts' own included) and redis-cmds/op (commands run, those inside scripts included).
+// the scripts' own included), redis-cmds/op (commands run, those inside scripts included) and
+// redis-reads/op (reads from clients: about one per pipeline, so 1/redis-reads/op is the
+// average batch).
 //
 //	go test -run '^$' -bench BenchmarkApply -benchmem ./services/worker/internal/orders
 func BenchmarkApply(b *testing.B) {
@@ -109,13 +111,16 @@ func redisCost(b *testing.B, rdb *redis.Client) func() {
 		b.Fatal(err)
 	}
 	return func() {
-		info, err := rdb.Info(ctx, "commandstats").Result()
+		info, err := rdb.Info(ctx, "commandstats", "stats").Result()
 		if err != nil {
 			b.Fatal(err)
 		}
-		var calls, usec float64
+		var calls, usec, reads float64
 		for _, line := range strings.Split(info, "\n") {
 			name, stats, ok := strings.Cut(strings.TrimSpace(line), ":")
+			if name == "total_reads_processed" {
+				reads, _ = strconv.ParseFloat(stats, 64)
+			}
 			if !ok || !strings.HasPrefix(name, "cmdstat_") || name == "cmdstat_config" || name == "cmdstat_info" {
 				continue
 			}
@@ -134,6 +139,7 @@ func redisCost(b *testing.B, rdb *redis.Client) func() {
 		}
 		b.ReportMetric(usec/float64(b.N), "redis-µs/op")
 		b.ReportMetric(calls/float64(b.N), "redis-cmds/op")
+		b.ReportMetric(reads/float64(b.N), "redis-reads/op")
 	}
 }
 
