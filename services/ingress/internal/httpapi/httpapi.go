@@ -365,7 +365,6 @@ func (a *API) accept(ctx context.Context, c echo.Context, r *route) (int, event,
 	return r.success, ev, outcome, nil
 }
 
-
 // parse checks the envelope with the provider's one parser (the same the worker decodes with,
 // so everything answered 2xx here is accepted there), then the body timestamp window of a
 // provider that has one. The raw body is stored untouched; a replay does not re-check the window.
