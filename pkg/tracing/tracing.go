@@ -58,6 +58,7 @@ const (
 	AttrStreamSequence   = attribute.Key("hookline.stream_sequence")
 	AttrDeliveries       = attribute.Key("hookline.deliveries")
 	AttrCanonicalEventID = attribute.Key("hookline.canonical_event_ids")
+	AttrVersion          = attribute.Key("hookline.version")
 	AttrAttempt          = attribute.Key("hookline.attempt")
 	AttrCode             = attribute.Key("hookline.error_code")
 )
