@@ -74,20 +74,28 @@ stored_run() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a/b}'; }
 
 N=$(( SECS * 90000 ))   # more than any round can send: nothing repeats
+# Warm-up: one short run per ingress (first connections, stream files), not counted.
+for v in before off on; do
+  port_var="PORT_$v"
+  SECS=1 stored_run "${!port_var}" "warm-$v" >/dev/null
+done
+variants=(before off on)
 rows=(); r_before=(); r_off=(); r_on=()
+declare -A cell
 for r in $(seq 1 "$ROUNDS"); do
   "$work/hookline" bench corpus -n "$N" -split 2 -host "127.0.0.1:$BARE_PORT" -o "$work/bare" >/dev/null
   read -r b_rps b_p50 b_p99 _ _ < <(run_wrk "http://127.0.0.1:$BARE_PORT" "$work/bare")
-  line="| $r | $b_rps | $b_p50 / $b_p99 |"
-  for v in before off on; do
+  # The ingresses run in a rotated order each round, so none is always the first after the echo.
+  for i in 0 1 2; do
+    v=${variants[$(( (i + r - 1) % 3 ))]}
     port_var="PORT_$v"
     read -r rps p50 p99 bad stored < <(stored_run "${!port_var}" "in-$v")
     q=$(ratio "$rps" "$b_rps")
     case $v in before) r_before+=("$q");; off) r_off+=("$q");; on) r_on+=("$q");; esac
-    line+=" $rps | $p50 / $p99 | $q | $bad, ${stored//_/ } |"
+    cell[$v]="$rps | $p50 / $p99 | $q | $bad, ${stored//_/ } |"
   done
   echo "round $r: bare $b_rps req/s; ingress/echo before ${r_before[-1]}, off ${r_off[-1]}, on ${r_on[-1]}" >&2
-  rows+=("$line")
+  rows+=("| $r | $b_rps | $b_p50 / $b_p99 | ${cell[before]} ${cell[off]} ${cell[on]}")
 done
 
 # The exporting ingress must have exported: the OTel SDK reports failed exports on stderr.
@@ -100,7 +108,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(
 m_before=$(median "${r_before[@]}"); m_off=$(median "${r_off[@]}"); m_on=$(median "${r_on[@]}")
 d_off=$(awk -v a="$m_off" -v b="$m_before" 'BEGIN {printf "%+.1f", (a/b-1)*100}')
 d_on=$(awk -v a="$m_on" -v b="$m_before" 'BEGIN {printf "%+.1f", (a/b-1)*100}')
-verdict="within"; awk -v d="$d_off" 'BEGIN {exit !(d < -3)}' && verdict="NOT within"
+verdict="within the 3 % issue 13 allows"; awk -v d="$d_off" 'BEGIN {exit !(d < -3)}' && verdict="MORE than the 3 % issue 13 allows"
 trial=""
 if [ "$ROUNDS" -lt 3 ] || [ "$SECS" -lt 10 ]; then
   trial="Short trial ($ROUNDS round(s) of ${SECS}s): a check that the script works, not final figures. "
@@ -117,7 +125,7 @@ Command: \`scripts/bench-tracing.sh $ROUNDS $SECS $CONNS\` (wrk -t2 -c$CONNS -d$
 |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 $(printf '%s\n' "${rows[@]}")
 
-Median ingress/echo: before $m_before, export off $m_off ($d_off % against before: $verdict the 3 % bound), export on $m_on ($d_on %).
+Median ingress/echo: before $m_before, export off $m_off ($d_off % against before: $verdict), export on $m_on ($d_on % against before).
 
 Allocations per request in the handler (publishing stubbed; \`go test -run '^\$' -bench 'BenchmarkWebhookHandler|BenchmarkIngressTrace' -benchmem ./services/ingress/internal/httpapi/\`): \`BenchmarkWebhookHandler\` is export off without a traceparent, \`BenchmarkIngressTraceOff\` export off with an inbound traceparent and tracestate, \`BenchmarkIngressTraceOn\` export on (spans into an exporter that discards).
 
