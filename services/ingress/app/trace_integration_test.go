@@ -140,7 +140,8 @@ func TestIngressTraceSpansExported(t *testing.T) {
 		t.Fatalf("no request span continuing the inbound trace: %+v", spans)
 	}
 	for k, want := range map[string]string{"hookline.provider": "petstore", "hookline.tenant": "default",
-		"hookline.event_id": "traced-on", "hookline.outcome": "stored", "http.response.status_code": "200"} {
+		"hookline.event_id": "traced-on", "hookline.order_id": "ord-1", "hookline.outcome": "stored",
+		"http.response.status_code": "200"} {
 		if got := server.Attributes[k]; got != want {
 			t.Errorf("request span %s = %q, want %q", k, got, want)
 		}

@@ -278,6 +278,9 @@ func endSpan(span trace.Span, r *route, ev event, status int, outcome string, er
 	if ev.ID != "" {
 		span.SetAttributes(tracing.AttrEventID.String(ev.ID))
 	}
+	if ev.OrderID != "" {
+		span.SetAttributes(tracing.AttrOrderID.String(ev.OrderID))
+	}
 	if status >= 500 {
 		tracing.Fail(span, err)
 	}
@@ -373,7 +376,7 @@ func (a *API) parse(r *route, h http.Header, body []byte) (event, error) {
 	if err != nil {
 		return event{}, err
 	}
-	ev := event{ID: env.EventID, Type: env.EventType}
+	ev := event{ID: env.EventID, Type: env.EventType, OrderID: env.OrderID}
 	if r.maxAge > 0 {
 		if age := a.now().Sub(env.Timestamp); age > r.maxAge || age < -r.maxAge {
 			return ev, fmt.Errorf("%w: timestamp %s", errStaleEnvelope, env.Timestamp.Format(time.RFC3339))
@@ -386,8 +389,9 @@ var errStaleEnvelope = errors.New("timestamp outside the accepted window")
 
 // event is what the handler needs from any envelope.
 type event struct {
-	ID   string
-	Type string
+	ID      string
+	Type    string
+	OrderID string // for the request's span
 }
 
 func malformedMessage(err error) string {
