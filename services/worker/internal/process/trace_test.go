@@ -107,7 +107,7 @@ func TestWorkerSpans(t *testing.T) {
 	attrs := func(s tracetest.SpanStub) map[attribute.Key]string {
 		out := map[attribute.Key]string{}
 		for _, kv := range s.Attributes {
-			out[kv.Key] = kv.Value.Emit()
+			out[kv.Key] = kv.Value.String()
 		}
 		return out
 	}
