@@ -142,9 +142,9 @@ func Setup(ctx context.Context, o Options) (*Tracing, error) {
 // exportOn reads whether spans are exported and the endpoint to log (without credentials).
 func exportOn(lookup config.Lookup) (bool, string, error) {
 	get := func(k string) string { v, _ := lookup(k); return strings.TrimSpace(v) }
-	endpoint := get(EnvTracesEndpoint)
+	name, endpoint := EnvTracesEndpoint, get(EnvTracesEndpoint)
 	if endpoint == "" {
-		endpoint = get(EnvEndpoint)
+		name, endpoint = EnvEndpoint, get(EnvEndpoint)
 	}
 	if endpoint == "" || strings.EqualFold(get(EnvSDKDisabled), "true") {
 		return false, "", nil
@@ -156,17 +156,13 @@ func exportOn(lookup config.Lookup) (bool, string, error) {
 	default:
 		return false, "", fmt.Errorf("%w: %s: only otlp (or none) is supported, got %q", config.ErrInvalid, EnvTracesExporter, v)
 	}
-	return true, redact(endpoint), nil
-}
-
-// redact drops user info and query from an endpoint URL for the log.
-func redact(endpoint string) string {
+	// The exporter would fall back to localhost for a URL it cannot use: refuse it here instead.
 	u, err := url.Parse(endpoint)
-	if err != nil {
-		return "(unparsable URL)"
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return false, "", fmt.Errorf("%w: %s: want an http:// or https:// URL such as http://otel-collector:4318", config.ErrInvalid, name)
 	}
-	u.User, u.RawQuery, u.Fragment = nil, "", ""
-	return u.String()
+	u.User, u.RawQuery, u.Fragment = nil, "", "" // for the log
+	return true, u.String(), nil
 }
 
 // Exporting reports whether spans are recorded and exported.

@@ -191,6 +191,9 @@ func TestSetupFromEnvironment(t *testing.T) {
 		{"exporter none", map[string]string{EnvEndpoint: "http://127.0.0.1:4318", EnvTracesExporter: "none"}, false, nil},
 		{"exporter otlp", map[string]string{EnvEndpoint: "http://127.0.0.1:4318", EnvTracesExporter: "otlp"}, true, nil},
 		{"exporter unsupported", map[string]string{EnvEndpoint: "http://127.0.0.1:4318", EnvTracesExporter: "zipkin"}, false, config.ErrInvalid},
+		{"endpoint without scheme", map[string]string{EnvEndpoint: "otel-collector:4318"}, false, config.ErrInvalid},
+		{"traces endpoint not a URL", map[string]string{EnvTracesEndpoint: "http://%zz"}, false, config.ErrInvalid},
+		{"https endpoint", map[string]string{EnvEndpoint: "https://user:pw@collector.example:4318"}, true, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			lookup := func(k string) (string, bool) { v, ok := tt.give[k]; return v, ok }
