@@ -77,9 +77,12 @@ start_pipeline() {
   export HOOKLINE_PETSTORE_SECRETS=bench-petstore-secret HOOKLINE_BUNJANG_SECRETS=bench-bunjang-secret
   env "$@" HOOKLINE_HTTP_ADDR="127.0.0.1:$HTTP" HOOKLINE_ADMIN_ADDR="127.0.0.1:$IADM" "$bin/ingress" >"$dir/ingress.log" 2>&1 &
   INGRESS_PID=$!; pids+=("$INGRESS_PID")
+  # One after the other: nats-server 2.9.10 can crash (nil pointer in stream update) when two
+  # clients create the same stream at the same moment.
+  wait_ready "http://127.0.0.1:$IADM"
   env "$@" HOOKLINE_ADMIN_ADDR="127.0.0.1:$WADM" "$bin/worker" >"$dir/worker.log" 2>&1 &
   WORKER_PID=$!; pids+=("$WORKER_PID")
-  wait_ready "http://127.0.0.1:$IADM"; wait_ready "http://127.0.0.1:$WADM"
+  wait_ready "http://127.0.0.1:$WADM"
 }
 
 # stop_pipeline: stops the four processes start_pipeline started (by PID; the services first, so
