@@ -161,7 +161,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		}
 		metrics := httpapi.NewMetrics(env.Admin.Registry())
 		keeper := newStreamKeeper(pub, pub.JetStream(), cfg.Streams, log)
-		spooled := sp.Wrap(keeper)
+		spooled := sp.Wrap(keeper, spool.WrapOptions{Connected: pub.Connected})
 		ipOf := clientIP(cfg.TrustedProxies)
 		api, err := httpapi.New(cfg.Config, spooled, metrics, log, httpapi.Options{Now: cfg.Now, RetryAfter503: cfg.PublishTimeout,
 			ClientIP: ipOf, FailedVerifyRPS: cfg.FailedVerifyRPS, FailedVerifyBurst: cfg.FailedVerifyBurst})
@@ -194,7 +194,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 					// What is left when it stops stays spooled for the next start.
 					comps = append(comps, runtime.Component{Name: "spool forwarder", Run: func(ctx context.Context) error {
 						sp.Forward(ctx, pub.JetStream(), spool.ForwardOptions{Timeout: cfg.PublishTimeout,
-							OnNoStream: keeper.kickStreams, Log: log.Named("spool")})
+							Connected: pub.Connected, OnNoStream: keeper.kickStreams, Log: log.Named("spool")})
 						return nil
 					}})
 				}
