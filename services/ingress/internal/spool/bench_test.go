@@ -3,6 +3,7 @@ package spool
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,7 +27,8 @@ func benchMsg(i int64) (*nats.Msg, string) {
 	return m, fmt.Sprintf("petstore:default:%d", i)
 }
 
-// bbolt with this package's group commit (one transaction and fsync per waiting group).
+// bbolt with this package's group commit (one transaction and fsync per waiting group), with
+// 64 concurrent writers; records/commit is the group size.
 func BenchmarkSpoolBbolt(b *testing.B) {
 	s, err := Open(b.TempDir(), Options{})
 	if err != nil {
@@ -45,6 +47,34 @@ func BenchmarkSpoolBbolt(b *testing.B) {
 			}
 		}
 	})
+	b.ReportMetric(float64(b.N)/float64(s.commits.Load()), "records/commit")
+}
+
+// Put from a few writers: a lone Put's latency is one commit (two fdatasyncs), and the group
+// grows with the writers.
+func BenchmarkSpoolPutWriters(b *testing.B) {
+	for _, writers := range []int{1, 4, 16} {
+		b.Run(fmt.Sprint(writers), func(b *testing.B) {
+			s, err := Open(b.TempDir(), Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			var n atomic.Int64
+			b.SetParallelism(max(1, writers/runtime.GOMAXPROCS(0)))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					m, id := benchMsg(n.Add(1))
+					if err := s.Put(m, id); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/float64(s.commits.Load()), "records/commit")
+		})
+	}
 }
 
 // An embedded nats-server in the process, file-backed stream, sync_interval always, reached over

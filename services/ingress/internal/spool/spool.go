@@ -66,6 +66,7 @@ type Spool struct {
 
 	bytes    atomic.Int64  // bytes held and reserved by Puts in flight
 	count    atomic.Int64  // records held
+	commits  atomic.Int64  // transactions the commit loop made (hookline_spool_commits_total)
 	refused  atomic.Bool   // a Put was refused for room since the last removal
 	puts     chan putReq   // unbuffered: a Put is either taken by the commit loop or refused
 	kick     chan struct{} // a record was added: wakes the forwarder
@@ -262,6 +263,7 @@ func (s *Spool) commitLoop() {
 			err = fmt.Errorf("spool write %s: %w", s.path, err)
 		} else {
 			s.count.Add(int64(len(group)))
+			s.commits.Add(1)
 			select {
 			case s.kick <- struct{}{}:
 			default:
