@@ -191,8 +191,15 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 					{Name: "http", Run: func(context.Context) error { return serve(srv, ln) }, Stop: srv.Shutdown},
 				}
 				if sp != nil {
-					// What is left when it stops stays spooled for the next start.
+					// What is left when it stops stays spooled for the next start. It starts once the
+					// streams were made (so a drained spool means a ready ingress); setup retries
+					// as soon as NATS is back, so this costs no time after an outage.
 					comps = append(comps, runtime.Component{Name: "spool forwarder", Run: func(ctx context.Context) error {
+						select {
+						case <-env.SetUp:
+						case <-ctx.Done():
+							return nil
+						}
 						sp.Forward(ctx, pub.JetStream(), spool.ForwardOptions{Timeout: cfg.PublishTimeout,
 							Connected: pub.Connected, OnNoStream: keeper.kickStreams, Log: log.Named("spool")})
 						return nil
