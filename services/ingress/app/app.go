@@ -162,7 +162,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		}
 		metrics := httpapi.NewMetrics(env.Admin.Registry())
 		keeper := newStreamKeeper(pub, pub.JetStream(), cfg.Streams, log)
-		spooled := sp.Wrap(keeper)
+		spooled := sp.Wrap(keeper, spool.WrapOptions{Connected: pub.Connected})
 		ipOf := clientIP(cfg.TrustedProxies)
 		api, err := httpapi.New(cfg.Config, spooled, metrics, log, httpapi.Options{Now: cfg.Now, RetryAfter503: cfg.PublishTimeout,
 			ClientIP: ipOf, FailedVerifyRPS: cfg.FailedVerifyRPS, FailedVerifyBurst: cfg.FailedVerifyBurst, Tracing: env.Tracing})
@@ -192,10 +192,17 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 					{Name: "http", Run: func(context.Context) error { return serve(srv, ln) }, Stop: srv.Shutdown},
 				}
 				if sp != nil {
-					// What is left when it stops stays spooled for the next start.
+					// What is left when it stops stays spooled for the next start. It starts once the
+					// streams were made (so a drained spool means a ready ingress); setup retries
+					// as soon as NATS is back, so this costs no time after an outage.
 					comps = append(comps, runtime.Component{Name: "spool forwarder", Run: func(ctx context.Context) error {
+						select {
+						case <-env.SetUp:
+						case <-ctx.Done():
+							return nil
+						}
 						sp.Forward(ctx, pub.JetStream(), spool.ForwardOptions{Timeout: cfg.PublishTimeout,
-							OnNoStream: keeper.kickStreams, Log: log.Named("spool")})
+							Connected: pub.Connected, OnNoStream: keeper.kickStreams, Log: log.Named("spool")})
 						return nil
 					}})
 				}
