@@ -246,10 +246,17 @@ func TestSpoolSurvivesKillAndNATSOutage(t *testing.T) {
 	}
 }
 
-// A full spool answers 503 unavailable with Retry-After, and /readyz turns 503.
+// A full spool answers 503 unavailable with Retry-After, and /readyz turns 503. A small bound
+// (a few records) is a valid HOOKLINE_SPOOL_MAX_BYTES too.
 func TestSpoolFullAnswers503(t *testing.T) {
+	for _, bound := range []string{"65536", "4096"} {
+		t.Run(bound, func(t *testing.T) { spoolFullAnswers503(t, bound) })
+	}
+}
+
+func spoolFullAnswers503(t *testing.T, maxBytes string) {
 	n := testkit.StartNATS(t)
-	p := newProc(t, n.URL, t.TempDir(), "65536")
+	p := newProc(t, n.URL, t.TempDir(), maxBytes)
 	p.start(true)
 	n.Stop()
 	accepted := 0
