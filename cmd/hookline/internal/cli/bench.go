@@ -273,9 +273,11 @@ func runBenchCorpus(env Env) error {
 	return nil
 }
 
-// connectJS connects to NATS for one CLI command.
+// connectJS connects to NATS for one CLI command. Once connected it reconnects for as long as
+// the command runs (nats.go's default gives up after about two minutes, shorter than an outage a
+// chaos run's bench lives through); each request still has its own timeout.
 func connectJS(url string) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := nats.Connect(url, nats.Name("hookline-cli"))
+	nc, err := nats.Connect(url, nats.Name("hookline-cli"), nats.MaxReconnects(-1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect %s: %w", url, err)
 	}
