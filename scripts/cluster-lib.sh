@@ -66,28 +66,34 @@ start_nats_node() {
   NATS_CLUSTER_PIDS[$1]=$!; pids+=("$!")
 }
 
-# nats_stream_info STREAM: one line "LEADER CURRENT" for STREAM, asked of the monitoring port
-# (/jsz?streams=true) of each server in turn until one answers: LEADER is the leader's server
-# name (n1, n2, …; "-" during an election), CURRENT is "yes" when every other peer is a current,
-# online replica. Prints nothing (and fails) when no server knows the stream.
+# nats_stream_info STREAM: one line "LEADER CURRENT" for STREAM from the monitoring ports
+# (/jsz?streams=true): LEADER is the name (n1, n2, …) of the server that reports itself the
+# stream's leader ("-" during an election or when none answers), CURRENT is "yes" when that
+# leader sees every other peer as a current, online replica (only the leader's view of its
+# replicas is reliable). Fails when no server knows the stream.
 nats_stream_info() {
-  local mon
-  for mon in "${NATS_CLUSTER_MONS[@]}"; do
-    curl -sf --max-time 2 "http://127.0.0.1:$mon/jsz?streams=true" 2>/dev/null | python3 -c '
+  local i known=1 out
+  for i in "${!NATS_CLUSTER_MONS[@]}"; do
+    out=$(curl -sf --max-time 2 "http://127.0.0.1:${NATS_CLUSTER_MONS[i]}/jsz?streams=true" 2>/dev/null | python3 -c '
 import json, sys
 for acc in json.load(sys.stdin).get("account_details") or []:
     for st in acc.get("stream_detail") or []:
         if st.get("name") != sys.argv[1]:
             continue
         c = st.get("cluster") or {}
-        reps = c.get("replicas") or []
-        ok = c.get("leader") and len(reps) + 1 >= st.get("config", {}).get("num_replicas", 1) and \
-            all(r.get("current") and not r.get("offline") for r in reps)
-        print(c.get("leader") or "-", "yes" if ok else "no")
+        if c.get("leader") != sys.argv[2]:
+            print("-")
+            sys.exit(0)
+        reps = [r for r in c.get("replicas") or [] if r.get("name") != sys.argv[2]]
+        ok = len(reps) + 1 >= int(sys.argv[3]) and all(r.get("current") and not r.get("offline") for r in reps)
+        print(sys.argv[2], "yes" if ok else "no")
         sys.exit(0)
-sys.exit(1)' "$1" && return 0
+sys.exit(1)' "$1" "n$((i + 1))" "${#NATS_CLUSTER_MONS[@]}") || continue
+    known=0
+    [ "$out" = - ] || { echo "$out"; return 0; }
   done
-  return 1
+  [ "$known" = 0 ] && echo "- no"
+  return "$known"
 }
 
 # wait_nats_stream_current STREAM [SECONDS]: waits (default 60 s) until STREAM has a leader and
