@@ -82,9 +82,9 @@ EOT
 )
 write_section ingress "$table"
 
-vout=$(go test -run '^$' -bench BenchmarkVerify -benchmem -count 3 ./pkg/webhook/)
+vout=$(go test -run '^$' -bench BenchmarkVerify -benchmem -count 3 ./pkg/providers/...)
 vrows=$(awk '/^BenchmarkVerify/ { printf "| `%s` | %s | %s | %s |\n", $1, $3, $5, $7 }' <<<"$vout")
-write_section verify "Measured $(date -u +%Y-%m-%d) on $(machine_line). Command: \`go test -run '^\$' -bench BenchmarkVerify -benchmem -count 3 ./pkg/webhook/\` (1 KiB body).
+write_section verify "Measured $(date -u +%Y-%m-%d) on $(machine_line). Command: \`go test -run '^\$' -bench BenchmarkVerify -benchmem -count 3 ./pkg/providers/...\` (1 KiB body).
 
 | benchmark | ns/op | B/op | allocs/op |
 |---|---|---|---|

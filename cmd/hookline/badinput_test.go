@@ -31,9 +31,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookline/hookline/pkg/providers/bunjang"
+	"github.com/hookline/hookline/pkg/providers/petstore"
+	"github.com/hookline/hookline/pkg/providers/standardwebhooks"
 	"github.com/hookline/hookline/pkg/streams"
 	"github.com/hookline/hookline/pkg/testkit"
-	"github.com/hookline/hookline/pkg/webhook"
 	ingressapp "github.com/hookline/hookline/services/ingress/app"
 	workerapp "github.com/hookline/hookline/services/worker/app"
 	"github.com/nats-io/nats.go/jetstream"
@@ -89,13 +91,13 @@ func badInputs(t *testing.T) []badInput {
 	return []badInput{
 		// Signatures.
 		{name: "petstore signature missing", give: unsigned(petstoreReq("evt-sig-1", "ord-sig-1")), wantStatus: 401, wantCode: "invalid_signature"},
-		{name: "petstore signature not hex", give: withHeader(petstoreReq("evt-sig-2", "ord-sig-2"), webhook.HeaderPetstore, "sha256=zz"), wantStatus: 401, wantCode: "invalid_signature"},
+		{name: "petstore signature not hex", give: withHeader(petstoreReq("evt-sig-2", "ord-sig-2"), petstore.HeaderSignature, "sha256=zz"), wantStatus: 401, wantCode: "invalid_signature"},
 		{name: "petstore signature wrong secret", give: resigned(petstoreReq("evt-sig-3", "ord-sig-3"), "not-the-secret"), wantStatus: 401, wantCode: "invalid_signature"},
 		{name: "petstore signature of another body", give: withBody(petstoreReq("evt-sig-4", "ord-sig-4"), petstoreBody("evt-sig-4", "ord-sig-4x")), wantStatus: 401, wantCode: "invalid_signature"},
-		{name: "bunjang signature garbled", give: withHeader(bunjangReq("01K0AZRPB4N36H9NMDJRMYXM71", 401), webhook.HeaderBunjang, "t=abc,v0=zz"), wantStatus: 401, wantCode: "invalid_signature"},
-		{name: "bunjang 5000 v0= entries", give: withHeader(bunjangReq("01K0AZRPB4N36H9NMDJRMYXM72", 402), webhook.HeaderBunjang, fiveThousand), wantStatus: 401, wantCode: "invalid_signature"},
+		{name: "bunjang signature garbled", give: withHeader(bunjangReq("01K0AZRPB4N36H9NMDJRMYXM71", 401), bunjang.HeaderSignature, "t=abc,v0=zz"), wantStatus: 401, wantCode: "invalid_signature"},
+		{name: "bunjang 5000 v0= entries", give: withHeader(bunjangReq("01K0AZRPB4N36H9NMDJRMYXM72", 402), bunjang.HeaderSignature, fiveThousand), wantStatus: 401, wantCode: "invalid_signature"},
 		{name: "bunjang stale t", give: bunjangReqAt("01K0AZRPB4N36H9NMDJRMYXM73", 403, now.Add(-time.Hour)), wantStatus: 401, wantCode: "stale_timestamp"},
-		{name: "standard signature not base64", give: withHeader(standardReq("msg_bad_sig"), webhook.HeaderStandardSignature, "v1,!!!"), wantStatus: 401, wantCode: "invalid_signature"},
+		{name: "standard signature not base64", give: withHeader(standardReq("msg_bad_sig"), standardwebhooks.HeaderSignature, "v1,!!!"), wantStatus: 401, wantCode: "invalid_signature"},
 		// Sizes and shapes.
 		{name: "headers over 1 MiB", give: withHeader(petstoreReq("evt-hdr", "ord-hdr"), "X-Padding", strings.Repeat("h", 1<<20+8192)), wantStatus: 431},
 		{name: "100 000-level nesting", give: signedPetstore(nested), wantStatus: 400, wantCode: "malformed_payload"},
@@ -378,7 +380,7 @@ func petstoreBody(id, order string) []byte { return petstoreBodyWith(id, order, 
 
 func signedPetstore(body []byte) biRequest {
 	return biRequest{path: "/webhooks/petstore", body: body,
-		headers: map[string]string{webhook.HeaderPetstore: webhook.SignPetstore([]byte(biPetSecret), body)}}
+		headers: map[string]string{petstore.HeaderSignature: petstore.Sign([]byte(biPetSecret), body)}}
 }
 
 func petstoreReq(id, order string) biRequest { return signedPetstore(petstoreBody(id, order)) }
@@ -400,19 +402,19 @@ func paddedPetstoreReq(t *testing.T, id, order string, size int) biRequest {
 func bunjangReqAt(eventID string, order int, at time.Time) biRequest {
 	body := []byte(fmt.Sprintf(`{"eventId":%q,"eventType":"order.status.changed","payloadVersion":"v1","data":{"orderId":%d,"orderItems":[{"orderItemId":1001,"pid":503344,"orderStatus":"PAYMENT_RECEIVED"}]}}`, eventID, order))
 	return biRequest{path: "/webhooks/bunjang", body: body,
-		headers: map[string]string{webhook.HeaderBunjang: webhook.SignBunjang([]byte(biBunSecret), at, body)}}
+		headers: map[string]string{bunjang.HeaderSignature: bunjang.Sign([]byte(biBunSecret), at, body)}}
 }
 
 func bunjangReq(eventID string, order int) biRequest { return bunjangReqAt(eventID, order, time.Now()) }
 
 func standardReq(id string) biRequest {
 	body := []byte(`{"type":"order.status.changed","data":{"orderId":"A-1","status":"SHIPPED"}}`)
-	key, _ := webhook.StandardKey([]byte(biStdSecret)) // the test's own well-formed secret
+	key, _ := standardwebhooks.Key([]byte(biStdSecret)) // the test's own well-formed secret
 	now := time.Now()
 	return biRequest{path: "/webhooks/acme", body: body, headers: map[string]string{
-		webhook.HeaderStandardID:        id,
-		webhook.HeaderStandardTimestamp: strconv.FormatInt(now.Unix(), 10),
-		webhook.HeaderStandardSignature: webhook.SignStandard(key, id, now, body),
+		standardwebhooks.HeaderID:        id,
+		standardwebhooks.HeaderTimestamp: strconv.FormatInt(now.Unix(), 10),
+		standardwebhooks.HeaderSignature: standardwebhooks.Sign(key, id, now, body),
 	}}
 }
 
@@ -447,7 +449,7 @@ func chunked(r biRequest) biRequest                 { r = clone(r); r.chunked = 
 
 func unsigned(r biRequest) biRequest {
 	r = clone(r)
-	delete(r.headers, webhook.HeaderPetstore)
+	delete(r.headers, petstore.HeaderSignature)
 	return r
 }
 
@@ -458,7 +460,7 @@ func unsignedCallback(r biRequest) biRequest {
 }
 
 func resigned(r biRequest, secret string) biRequest {
-	return withHeader(r, webhook.HeaderPetstore, webhook.SignPetstore([]byte(secret), r.body))
+	return withHeader(r, petstore.HeaderSignature, petstore.Sign([]byte(secret), r.body))
 }
 
 // Senders for rows that need more than one plain request.

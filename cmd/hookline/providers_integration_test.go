@@ -28,7 +28,6 @@ import (
 	"github.com/hookline/hookline/pkg/providers/shopify"
 	"github.com/hookline/hookline/pkg/streams"
 	"github.com/hookline/hookline/pkg/testkit"
-	"github.com/hookline/hookline/pkg/webhook"
 	ordersv1 "github.com/hookline/hookline/proto/gen/hookline/orders/v1"
 	ingressapp "github.com/hookline/hookline/services/ingress/app"
 	workerapp "github.com/hookline/hookline/services/worker/app"
@@ -46,9 +45,9 @@ func (toy) Name() string { return "toy" }
 func (toy) Knobs() providers.Knobs {
 	return providers.Knobs{SecretsEnv: "HOOKLINE_TOY_SECRETS"}
 }
-func (toy) Verifier(secrets [][]byte, _ time.Duration, _ webhook.Clock) (webhook.Verifier, error) {
+func (toy) Verifier(secrets [][]byte, _ time.Duration, _ providers.Clock) (providers.Verifier, error) {
 	if len(secrets) == 0 {
-		return nil, webhook.ErrNoSecrets
+		return nil, providers.ErrNoSecrets
 	}
 	return toyVerifier(secrets[0]), nil
 }
@@ -88,12 +87,12 @@ type toyVerifier []byte
 func (k toyVerifier) Verify(h http.Header, body []byte) error {
 	got, err := hex.DecodeString(h.Get("X-Toy-Signature"))
 	if err != nil || len(got) == 0 {
-		return webhook.ErrMalformedSignature
+		return providers.ErrMalformedSignature
 	}
 	m := hmac.New(sha256.New, k)
 	m.Write(body)
 	if !hmac.Equal(m.Sum(nil), got) {
-		return webhook.ErrSignatureMismatch
+		return providers.ErrSignatureMismatch
 	}
 	return nil
 }

@@ -16,7 +16,6 @@ import (
 
 	"github.com/hookline/hookline/pkg/providers/envelope"
 	"github.com/hookline/hookline/pkg/streams"
-	"github.com/hookline/hookline/pkg/webhook"
 	ordersv1 "github.com/hookline/hookline/proto/gen/hookline/orders/v1"
 )
 
@@ -29,8 +28,9 @@ type Provider interface {
 	Knobs() Knobs
 	// Verifier builds the signature check for one tenant's secrets (several: rotation). window
 	// is the tenant's Knobs().Window value (a signature tolerance; ignored when the window bounds
-	// the body's own timestamp) and now the clock. Verify errors wrap the webhook sentinels.
-	Verifier(secrets [][]byte, window time.Duration, now webhook.Clock) (webhook.Verifier, error)
+	// the body's own timestamp) and now the clock. Verify errors wrap the
+	// signature sentinels (signature.go).
+	Verifier(secrets [][]byte, window time.Duration, now Clock) (Verifier, error)
 	// Meta reads what the request's headers say about its event: the idempotency key and the
 	// event type, for providers whose body does not carry them (empty otherwise). The ingress
 	// stores them as Hookline-Event-Id and Hookline-Event-Type; the worker hands those back.

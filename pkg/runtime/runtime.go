@@ -15,6 +15,7 @@ import (
 
 	"github.com/hookline/hookline/pkg/admin"
 	"github.com/hookline/hookline/pkg/natsconn"
+	"github.com/hookline/hookline/pkg/tracing"
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 )
@@ -66,11 +67,14 @@ type Service struct {
 }
 
 // Env is what build gets: the connection (maybe not connected yet), the admin server, on which
-// a service registers its metrics, checks and routes, and the admin port's address.
+// a service registers its metrics, checks and routes, the admin port's address, and the
+// service's tracing (export on only when the OTEL_EXPORTER_OTLP_* variables say so; propagation
+// always), which the runtime flushes and stops after Drain.
 type Env struct {
 	Conn      *nats.Conn
 	Admin     *admin.Server
 	AdminAddr net.Addr
+	Tracing   *tracing.Tracing
 }
 
 // Parts are the service's own steps. Each is optional.
@@ -105,8 +109,8 @@ type Component struct {
 }
 
 // Run runs the service until ctx ends or a component fails, then shuts down: readiness fails,
-// the components are stopped and joined, Drain runs, the NATS connection is drained, and the
-// admin port closes last. Every goroutine it starts has returned when it returns. The error
+// the components are stopped and joined, Drain runs, the NATS connection is drained, the spans
+// still buffered are exported, and the admin port closes last. Every goroutine it starts has returned when it returns. The error
 // joins everything that failed; nil after a stop asked for through ctx, also during an outage
 // or before NATS was ever reachable.
 func (s Service) Run(ctx context.Context, build func(Env) (Parts, error)) error {
@@ -126,10 +130,15 @@ func (s Service) Run(ctx context.Context, build func(Env) (Parts, error)) error 
 			return fmt.Errorf("%s: admin listen %s: %w", s.Name, s.AdminAddr, err)
 		}
 	}
-	nc, err := natsconn.Connect(s.NATSURL, s.Log, s.NATS)
+	tr, err := tracing.Setup(ctx, tracing.Options{Service: s.Name, Log: s.Log})
 	if err != nil {
 		_ = ln.Close() // nothing was served on it
-		return err
+		return fmt.Errorf("%s: %w", s.Name, err)
+	}
+	nc, err := natsconn.Connect(s.NATSURL, s.Log, s.NATS)
+	if err != nil {
+		_ = ln.Close()
+		return errors.Join(err, s.stopTracing(ctx, tr))
 	}
 	defer nc.Close()
 
@@ -156,10 +165,10 @@ func (s Service) Run(ctx context.Context, build func(Env) (Parts, error)) error 
 			return nil
 		}))
 	}
-	parts, err := build(Env{Conn: nc, Admin: adm, AdminAddr: ln.Addr()})
+	parts, err := build(Env{Conn: nc, Admin: adm, AdminAddr: ln.Addr(), Tracing: tr})
 	if err != nil {
 		_ = ln.Close()
-		return err
+		return errors.Join(err, s.stopTracing(ctx, tr))
 	}
 
 	// The admin port serves from here to the very end, so /healthz answers while NATS is still
@@ -225,11 +234,19 @@ func (s Service) Run(ctx context.Context, build func(Env) (Parts, error)) error 
 		errs = append(errs, parts.Drain(dctx))
 	}
 	errs = append(errs, drain(dctx, nc))
+	errs = append(errs, tr.Shutdown(dctx))
 	stopAdmin()
 	errs = append(errs, <-adminErr)
 	err = errors.Join(errs...)
 	s.Log.Info(s.Name+" stopped", zap.Error(err))
 	return err
+}
+
+// stopTracing stops tr within the shutdown bound, on a return before anything ran.
+func (s Service) stopTracing(ctx context.Context, tr *tracing.Tracing) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.ShutdownTimeout)
+	defer cancel()
+	return tr.Shutdown(sctx)
 }
 
 // start retries Setup until it succeeds (unless it runs in the background), then calls Start.

@@ -15,7 +15,9 @@ import (
 	"github.com/hookline/hookline/pkg/natsconn"
 	"github.com/hookline/hookline/pkg/runtime"
 	"github.com/hookline/hookline/pkg/testkit"
+	"github.com/hookline/hookline/pkg/tracing"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -317,5 +319,52 @@ func TestSetupInBackground(t *testing.T) {
 	testkit.Eventually(t, 30*time.Second, "/readyz 200 after setup", func() bool { return r.readyz() == http.StatusOK })
 	if err := r.stop(); err != nil {
 		t.Fatalf("Run = %v, want nil", err)
+	}
+}
+
+// Build gets the service's tracing: off with nothing set; with an OTLP endpoint, a span ended
+// just before shutdown is exported by the time Run returns (the runtime's drain flushes it), and
+// the resource names the service.
+func TestTracingFlushedOnShutdown(t *testing.T) {
+	n := testkit.StartNATS(t)
+	rcv := testkit.StartOTLPReceiver(t)
+	for _, on := range []bool{false, true} {
+		t.Run(fmt.Sprint("export=", on), func(t *testing.T) {
+			if on {
+				t.Setenv(tracing.EnvEndpoint, rcv.URL)
+				t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "600000") // only the shutdown flush exports
+			} else {
+				t.Setenv(tracing.EnvEndpoint, "")
+			}
+			ended := make(chan struct{})
+			r := start(t, runtime.Service{Name: "traced", NATSURL: n.URL}, func(env runtime.Env) (runtime.Parts, error) {
+				if env.Tracing == nil || env.Tracing.Exporting() != on {
+					return runtime.Parts{}, fmt.Errorf("env.Tracing %v, want exporting %v", env.Tracing, on)
+				}
+				return runtime.Parts{Start: func(context.Context) ([]runtime.Component, error) {
+					return []runtime.Component{{Name: "span", Run: func(ctx context.Context) error {
+						_, span := env.Tracing.StartFrom(ctx, tracing.HTTPCarrier(http.Header{}), "work", trace.SpanKindInternal)
+						span.End()
+						close(ended)
+						<-ctx.Done()
+						return nil
+					}}}, nil
+				}}, nil
+			})
+			<-ended
+			before := len(rcv.Spans())
+			if err := r.stop(); err != nil {
+				t.Fatalf("Run = %v, want nil", err)
+			}
+			got := len(rcv.Spans()) - before
+			if want := map[bool]int{false: 0, true: 1}[on]; got != want {
+				t.Fatalf("%d spans exported by the time Run returned, want %d", got, want)
+			}
+			if on {
+				if _, ok := rcv.Find("hookline-traced", "work"); !ok {
+					t.Errorf("no span of service hookline-traced: %+v", rcv.Spans())
+				}
+			}
+		})
 	}
 }

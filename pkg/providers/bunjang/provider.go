@@ -9,7 +9,6 @@ import (
 
 	"github.com/hookline/hookline/pkg/providers"
 	"github.com/hookline/hookline/pkg/providers/envelope"
-	"github.com/hookline/hookline/pkg/webhook"
 	ordersv1 "github.com/hookline/hookline/proto/gen/hookline/orders/v1"
 	"github.com/oklog/ulid/v2"
 )
@@ -30,15 +29,15 @@ func (Provider) Name() string { return Name }
 func (Provider) Knobs() providers.Knobs {
 	return providers.Knobs{
 		SecretsEnv:  "HOOKLINE_BUNJANG_SECRETS",
-		Window:      providers.Window{Env: "HOOKLINE_BUNJANG_TOLERANCE", Key: "tolerance", Default: webhook.DefaultTolerance},
+		Window:      providers.Window{Env: "HOOKLINE_BUNJANG_TOLERANCE", Key: "tolerance", Default: providers.DefaultTolerance},
 		BenchWeight: 0.5,
 	}
 }
 
 // Verifier checks X-Bun-Webhook-Signature: t=<unix>,v0=<hex HMAC-SHA256(secret, "<t>.<body>")>
 // (several v0 entries), t within tolerance of now.
-func (Provider) Verifier(secrets [][]byte, tolerance time.Duration, now webhook.Clock) (webhook.Verifier, error) {
-	return webhook.NewBunjang(secrets, tolerance, now)
+func (Provider) Verifier(secrets [][]byte, tolerance time.Duration, now providers.Clock) (providers.Verifier, error) {
+	return NewVerifier(secrets, tolerance, now)
 }
 
 // Meta: the body carries the event id and type.
@@ -127,5 +126,5 @@ func (Provider) Sample(s providers.SampleSpec) (providers.Sample, error) {
 
 // Sign returns the X-Bun-Webhook-Signature header for now.
 func (Provider) Sign(secret []byte, s providers.Sample, now time.Time) ([][2]string, error) {
-	return [][2]string{{webhook.HeaderBunjang, webhook.SignBunjang(secret, now, s.Body)}}, nil
+	return [][2]string{{HeaderSignature, Sign(secret, now, s.Body)}}, nil
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/hookline/hookline/pkg/providers"
 	"github.com/hookline/hookline/pkg/providers/envelope"
-	"github.com/hookline/hookline/pkg/webhook"
 	ordersv1 "github.com/hookline/hookline/proto/gen/hookline/orders/v1"
 )
 
@@ -34,8 +33,8 @@ func (Provider) Knobs() providers.Knobs {
 
 // Verifier checks X-Webhook-Signature: sha256=<hex HMAC-SHA256(secret, rawBody)>. The window
 // bounds the body timestamp instead (Knobs), so it is not used here.
-func (Provider) Verifier(secrets [][]byte, _ time.Duration, _ webhook.Clock) (webhook.Verifier, error) {
-	return webhook.NewPetstore(secrets)
+func (Provider) Verifier(secrets [][]byte, _ time.Duration, _ providers.Clock) (providers.Verifier, error) {
+	return NewVerifier(secrets)
 }
 
 // Meta: the body carries the event id and type.
@@ -99,5 +98,5 @@ func (Provider) Sample(s providers.SampleSpec) (providers.Sample, error) {
 
 // Sign returns the X-Webhook-Signature header.
 func (Provider) Sign(secret []byte, s providers.Sample, _ time.Time) ([][2]string, error) {
-	return [][2]string{{webhook.HeaderPetstore, webhook.SignPetstore(secret, s.Body)}}, nil
+	return [][2]string{{HeaderSignature, Sign(secret, s.Body)}}, nil
 }

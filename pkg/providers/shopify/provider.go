@@ -9,7 +9,6 @@ import (
 
 	"github.com/hookline/hookline/pkg/providers"
 	"github.com/hookline/hookline/pkg/providers/envelope"
-	"github.com/hookline/hookline/pkg/webhook"
 	ordersv1 "github.com/hookline/hookline/proto/gen/hookline/orders/v1"
 )
 
@@ -38,7 +37,7 @@ func (Provider) Knobs() providers.Knobs {
 }
 
 // Verifier checks X-Shopify-Hmac-Sha256 (base64, not hex); no timestamp is signed.
-func (Provider) Verifier(secrets [][]byte, _ time.Duration, _ webhook.Clock) (webhook.Verifier, error) {
+func (Provider) Verifier(secrets [][]byte, _ time.Duration, _ providers.Clock) (providers.Verifier, error) {
 	return newVerifier(secrets)
 }
 

@@ -15,7 +15,6 @@ import (
 	"github.com/hookline/hookline/pkg/providers"
 	"github.com/hookline/hookline/pkg/providers/envelope"
 	"github.com/hookline/hookline/pkg/providers/shopify"
-	"github.com/hookline/hookline/pkg/webhook"
 )
 
 func fixture(t *testing.T, name string) []byte {
@@ -42,10 +41,10 @@ func TestVerify(t *testing.T) {
 		want error
 	}{
 		{"base64, second secret", base64.StdEncoding.EncodeToString(sum), nil},
-		{"hex is not base64", hex.EncodeToString(sum), webhook.ErrMalformedSignature},
-		{"missing", "", webhook.ErrMissingSignature},
-		{"wrong secret", shopify.Sign([]byte("other"), body), webhook.ErrSignatureMismatch},
-		{"truncated", base64.StdEncoding.EncodeToString(sum)[:43], webhook.ErrMalformedSignature},
+		{"hex is not base64", hex.EncodeToString(sum), providers.ErrMalformedSignature},
+		{"missing", "", providers.ErrMissingSignature},
+		{"wrong secret", shopify.Sign([]byte("other"), body), providers.ErrSignatureMismatch},
+		{"truncated", base64.StdEncoding.EncodeToString(sum)[:43], providers.ErrMalformedSignature},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,7 +57,7 @@ func TestVerify(t *testing.T) {
 			}
 		})
 	}
-	if _, err := (shopify.Provider{}).Verifier(nil, 0, nil); !errors.Is(err, webhook.ErrNoSecrets) {
+	if _, err := (shopify.Provider{}).Verifier(nil, 0, nil); !errors.Is(err, providers.ErrNoSecrets) {
 		t.Errorf("no secrets: %v", err)
 	}
 }

@@ -7,7 +7,8 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/hookline/hookline/pkg/webhook"
+	"github.com/hookline/hookline/pkg/providers"
+	"github.com/hookline/hookline/pkg/providers/internal/hmacsig"
 )
 
 // HeaderSignature carries base64(HMAC-SHA256(secret, rawBody)).
@@ -16,53 +17,48 @@ const HeaderSignature = "X-Shopify-Hmac-Sha256"
 // verifier checks HeaderSignature against any of its secrets. Shopify signs no timestamp: there
 // is no freshness window.
 type verifier struct {
-	keys [][]byte
+	keys []*hmacsig.Key
 }
 
+var _ providers.Verifier = (*verifier)(nil)
+
 func newVerifier(secrets [][]byte) (*verifier, error) {
-	if len(secrets) == 0 {
-		return nil, webhook.ErrNoSecrets
+	keys, err := hmacsig.NewKeys(secrets, nil)
+	if err != nil {
+		return nil, err
 	}
-	v := &verifier{}
-	for _, s := range secrets {
-		if len(s) == 0 {
-			return nil, webhook.ErrInvalidSecret
-		}
-		v.keys = append(v.keys, append([]byte(nil), s...))
-	}
-	return v, nil
+	return &verifier{keys: keys}, nil
 }
 
 var b64 = base64.StdEncoding.Strict()
 
-// Verify implements webhook.Verifier: a missing header is ErrMissingSignature, anything but the
-// base64 of 32 bytes (hex included) ErrMalformedSignature, no secret matching
+// Verify implements providers.Verifier: a missing header is ErrMissingSignature, anything but
+// the padded base64 of 32 bytes (hex included) ErrMalformedSignature, no secret matching
 // ErrSignatureMismatch.
 func (v *verifier) Verify(h http.Header, body []byte) error {
 	sig := strings.Trim(h.Get(HeaderSignature), " \t")
 	if sig == "" {
-		return webhook.ErrMissingSignature
+		return providers.ErrMissingSignature
 	}
 	var buf [33]byte // base64.StdEncoding.DecodedLen(44)
 	if len(sig) != 44 {
-		return webhook.ErrMalformedSignature
+		return providers.ErrMalformedSignature
 	}
 	if n, err := b64.Decode(buf[:], []byte(sig)); err != nil || n != sha256.Size {
-		return webhook.ErrMalformedSignature
+		return providers.ErrMalformedSignature
 	}
-	want := buf[:sha256.Size]
-	ok := false
+	var want [1][hmacsig.Size]byte
+	copy(want[0][:], buf[:sha256.Size])
 	for _, k := range v.keys {
-		m := hmac.New(sha256.New, k)
-		m.Write(body)
-		if hmac.Equal(m.Sum(nil), want) {
-			ok = true
+		st := k.Get()
+		st.Write(body)
+		ok := hmacsig.MatchAny(st.Sum(), want[:])
+		k.Put(st)
+		if ok {
+			return nil
 		}
 	}
-	if !ok {
-		return webhook.ErrSignatureMismatch
-	}
-	return nil
+	return providers.ErrSignatureMismatch
 }
 
 // Sign returns the HeaderSignature value for body.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/hookline/hookline/pkg/providers"
 	"github.com/hookline/hookline/pkg/providers/envelope"
-	"github.com/hookline/hookline/pkg/webhook"
 	ordersv1 "github.com/hookline/hookline/proto/gen/hookline/orders/v1"
 )
 
@@ -27,17 +26,17 @@ func (Provider) Name() string { return Name }
 
 // Knobs: sources are configured in the tenants file only (sources:, with tolerance).
 func (Provider) Knobs() providers.Knobs {
-	return providers.Knobs{Window: providers.Window{Key: "tolerance", Default: webhook.DefaultTolerance}}
+	return providers.Knobs{Window: providers.Window{Key: "tolerance", Default: providers.DefaultTolerance}}
 }
 
-// Verifier checks the Standard Webhooks signature (webhook.Standard), svix-* names included.
-func (Provider) Verifier(secrets [][]byte, tolerance time.Duration, now webhook.Clock) (webhook.Verifier, error) {
-	return webhook.NewStandard(secrets, tolerance, now)
+// Verifier checks the Standard Webhooks signature (signature.go), svix-* names included.
+func (Provider) Verifier(secrets [][]byte, tolerance time.Duration, now providers.Clock) (providers.Verifier, error) {
+	return NewVerifier(secrets, tolerance, now)
 }
 
 // Meta: the event id is webhook-id (else svix-id); the type is in the body.
 func (Provider) Meta(h http.Header) providers.Meta {
-	return providers.Meta{EventID: webhook.StandardID(h)}
+	return providers.Meta{EventID: ID(h)}
 }
 
 // Parse implements providers.Provider with Parse.
@@ -99,13 +98,13 @@ func (Provider) Sample(s providers.SampleSpec) (providers.Sample, error) {
 // Sign returns the webhook-id, webhook-timestamp and webhook-signature headers; secret is the
 // configured one (whsec_<base64> or raw bytes).
 func (Provider) Sign(secret []byte, s providers.Sample, now time.Time) ([][2]string, error) {
-	key, err := webhook.StandardKey(secret)
+	key, err := Key(secret)
 	if err != nil {
 		return nil, fmt.Errorf("standard webhooks secret: %w", err)
 	}
 	return [][2]string{
-		{webhook.HeaderStandardID, s.EventID},
-		{webhook.HeaderStandardTimestamp, strconv.FormatInt(now.Unix(), 10)},
-		{webhook.HeaderStandardSignature, webhook.SignStandard(key, s.EventID, now, s.Body)},
+		{HeaderID, s.EventID},
+		{HeaderTimestamp, strconv.FormatInt(now.Unix(), 10)},
+		{HeaderSignature, Sign(key, s.EventID, now, s.Body)},
 	}, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/hookline/hookline/pkg/runtime"
 	"github.com/hookline/hookline/pkg/safedial"
 	"github.com/hookline/hookline/pkg/streams"
+	"github.com/hookline/hookline/pkg/tracing"
 	"github.com/hookline/hookline/services/dispatcher/internal/deliver"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -70,7 +71,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 				return err
 			},
 			Start: func(context.Context) ([]runtime.Component, error) {
-				loop, err := newLoop(cfg, log, js, cons, store, sender, metrics)
+				loop, err := newLoop(cfg, log, js, cons, store, sender, metrics, env.Tracing)
 				if err != nil {
 					return nil, err
 				}
@@ -82,7 +83,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 
 // newLoop builds the delivery handler and returns the consume loop over cons.
 func newLoop(cfg Config, log *zap.Logger, js jetstream.JetStream, cons jetstream.Consumer, store *deliver.KVStore,
-	sender *deliver.HTTPSender, metrics *deliver.Metrics) (func(context.Context) error, error) {
+	sender *deliver.HTTPSender, metrics *deliver.Metrics, tr *tracing.Tracing) (func(context.Context) error, error) {
 	hosts := deliver.NewHosts(deliver.HostOptions{
 		MaxConcurrent:    cfg.HostConcurrency,
 		FailureThreshold: cfg.BreakerFailures,
@@ -102,6 +103,7 @@ func newLoop(cfg Config, log *zap.Logger, js jetstream.JetStream, cons jetstream
 		Hosts:         hosts,
 		Metrics:       metrics,
 		Log:           log,
+		Tracing:       tr,
 	})
 	if err != nil {
 		return nil, err

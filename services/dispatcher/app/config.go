@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/pkg/config"
-	"github.com/hookline/hookline/pkg/webhook"
+	"github.com/hookline/hookline/pkg/providers/petstore"
 	"github.com/hookline/hookline/services/dispatcher/internal/deliver"
 )
 
@@ -127,7 +127,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: no base configuration", config.ErrInvalid)
 	case c.CallbackSecret.IsZero():
 		return fmt.Errorf("%w: HOOKLINE_CALLBACK_SECRET: required by the dispatcher to sign callbacks", config.ErrInvalid)
-	case !validStandardKey(c.CallbackSecret.Bytes()):
+	case !validCallbackSecret(c.CallbackSecret.Bytes()):
 		return fmt.Errorf("%w: HOOKLINE_CALLBACK_SECRET: a whsec_ secret must be base64 after the prefix", config.ErrInvalid)
 	case c.CallbackTimeout <= 0:
 		return fmt.Errorf("%w: HOOKLINE_CALLBACK_TIMEOUT: want a positive duration", config.ErrInvalid)
@@ -175,7 +175,7 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-func validStandardKey(secret []byte) bool {
-	_, err := webhook.StandardKey(secret)
+func validCallbackSecret(secret []byte) bool {
+	_, err := petstore.NewCallbackSigner(secret)
 	return err == nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/hookline/hookline/pkg/natsconn"
 	"github.com/hookline/hookline/pkg/runtime"
 	"github.com/hookline/hookline/pkg/streams"
+	"github.com/hookline/hookline/pkg/tracing"
 	"github.com/hookline/hookline/services/ingress/internal/callbacks"
 	"github.com/hookline/hookline/services/ingress/internal/httpapi"
 	"github.com/hookline/hookline/services/ingress/internal/publish"
@@ -164,7 +165,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		spooled := sp.Wrap(keeper)
 		ipOf := clientIP(cfg.TrustedProxies)
 		api, err := httpapi.New(cfg.Config, spooled, metrics, log, httpapi.Options{Now: cfg.Now, RetryAfter503: cfg.PublishTimeout,
-			ClientIP: ipOf, FailedVerifyRPS: cfg.FailedVerifyRPS, FailedVerifyBurst: cfg.FailedVerifyBurst})
+			ClientIP: ipOf, FailedVerifyRPS: cfg.FailedVerifyRPS, FailedVerifyBurst: cfg.FailedVerifyBurst, Tracing: env.Tracing})
 		if err != nil {
 			return runtime.Parts{}, err
 		}
@@ -178,7 +179,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 					return nil, err
 				}
 				api.LimitBody(maxBody)
-				srv, ln, err := publicServer(cfg, api, spooled, sp != nil, pub, ipOf, maxBody, log)
+				srv, ln, err := publicServer(cfg, api, spooled, sp != nil, pub, ipOf, maxBody, env.Tracing, log)
 				if err != nil {
 					return nil, err
 				}
@@ -208,7 +209,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 // publicServer listens on the public address and returns the server for the API and the
 // callback intake.
 func publicServer(cfg Config, api *httpapi.API, pubs spool.Publisher, spooling bool, pub *publish.Publisher,
-	ipOf echo.IPExtractor, maxBody int64, log *zap.Logger) (*http.Server, net.Listener, error) {
+	ipOf echo.IPExtractor, maxBody int64, tr *tracing.Tracing, log *zap.Logger) (*http.Server, net.Listener, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = httpapi.ErrorHandler(log)
@@ -221,6 +222,7 @@ func publicServer(cfg Config, api *httpapi.API, pubs spool.Publisher, spooling b
 		RetryAfter: cfg.PublishTimeout,
 		Requests:   callbacks.NewBucketStore(pub.JetStream(), cfg.Streams),
 		Spooling:   spooling,
+		Tracing:    tr,
 	})
 	e.POST(callbacks.Route, intake.Handle)
 

@@ -19,9 +19,11 @@ import (
 	"testing"
 	"time"
 
+	bunjangsig "github.com/hookline/hookline/pkg/providers/bunjang"
+	petstoresig "github.com/hookline/hookline/pkg/providers/petstore"
+	"github.com/hookline/hookline/pkg/providers/standardwebhooks"
 	"github.com/hookline/hookline/pkg/streams"
 	"github.com/hookline/hookline/pkg/testkit"
-	"github.com/hookline/hookline/pkg/webhook"
 	"github.com/hookline/hookline/services/ingress/app"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -215,7 +217,7 @@ func petstoreBody(id string, ts time.Time) []byte {
 
 func petstore(id string, tenant string) request {
 	body := petstoreBody(id, time.Now())
-	h := map[string]string{webhook.HeaderPetstore: webhook.SignPetstore([]byte(petSecret), body)}
+	h := map[string]string{petstoresig.HeaderSignature: petstoresig.Sign([]byte(petSecret), body)}
 	if tenant != "" {
 		h["X-Tenant-ID"] = tenant
 	}
@@ -226,18 +228,18 @@ const bunjangVectorBody = `{"eventId":"01K0AZRPB4N36H9NMDJRMYXM7A","eventType":"
 
 func bunjang(body string, t time.Time) request {
 	return request{path: "/webhooks/bunjang", body: []byte(body), headers: map[string]string{
-		webhook.HeaderBunjang: webhook.SignBunjang([]byte(bunSecret), t, []byte(body)),
+		bunjangsig.HeaderSignature: bunjangsig.Sign([]byte(bunSecret), t, []byte(body)),
 	}}
 }
 
 func standard(id string) request {
 	body := []byte(`{"type":"order.status.changed","data":{"orderId":"A-1","status":"SHIPPED"}}`)
-	key, _ := webhook.StandardKey([]byte(stdSecret))
+	key, _ := standardwebhooks.Key([]byte(stdSecret))
 	now := time.Now()
 	return request{path: "/webhooks/acme", body: body, headers: map[string]string{
-		webhook.HeaderStandardID:        id,
-		webhook.HeaderStandardTimestamp: strconv.FormatInt(now.Unix(), 10),
-		webhook.HeaderStandardSignature: webhook.SignStandard(key, id, now, body),
+		standardwebhooks.HeaderID:        id,
+		standardwebhooks.HeaderTimestamp: strconv.FormatInt(now.Unix(), 10),
+		standardwebhooks.HeaderSignature: standardwebhooks.Sign(key, id, now, body),
 	}}
 }
 
@@ -311,23 +313,23 @@ func TestIngressErrorTable(t *testing.T) {
 
 	signedPet := func(body string) request {
 		return request{path: "/webhooks/petstore", body: []byte(body), headers: map[string]string{
-			webhook.HeaderPetstore: webhook.SignPetstore([]byte(petSecret), []byte(body))}}
+			petstoresig.HeaderSignature: petstoresig.Sign([]byte(petSecret), []byte(body))}}
 	}
 	wrongSig := petstore("evt-wrong", "")
-	wrongSig.headers[webhook.HeaderPetstore] = webhook.SignPetstore([]byte("not-the-secret"), wrongSig.body)
+	wrongSig.headers[petstoresig.HeaderSignature] = petstoresig.Sign([]byte("not-the-secret"), wrongSig.body)
 	noSig := petstore("evt-nosig", "")
-	delete(noSig.headers, webhook.HeaderPetstore)
+	delete(noSig.headers, petstoresig.HeaderSignature)
 	garbled := bunjang(bunjangVectorBody, time.Now())
-	garbled.headers[webhook.HeaderBunjang] = "t=abc,v0=zz"
+	garbled.headers[bunjangsig.HeaderSignature] = "t=abc,v0=zz"
 	staleBody := petstoreBody("evt-old", time.Now().Add(-73*time.Hour))
 	big := petstoreBody("evt-big", time.Now())
 	big = append(big[:len(big)-1], []byte(`,"pad":"`+strings.Repeat("x", maxBody)+`"}`)...)
 	missingItems := `{"eventId":"01K0AZRPB4N36H9NMDJRMYXM7B","eventType":"order.status.changed","payloadVersion":"v1","data":{"orderId":100}}`
 	stdStale := standard("msg_stale")
-	key, _ := webhook.StandardKey([]byte(stdSecret))
+	key, _ := standardwebhooks.Key([]byte(stdSecret))
 	old := time.Now().Add(-10 * time.Minute)
-	stdStale.headers[webhook.HeaderStandardTimestamp] = strconv.FormatInt(old.Unix(), 10)
-	stdStale.headers[webhook.HeaderStandardSignature] = webhook.SignStandard(key, "msg_stale", old, stdStale.body)
+	stdStale.headers[standardwebhooks.HeaderTimestamp] = strconv.FormatInt(old.Unix(), 10)
+	stdStale.headers[standardwebhooks.HeaderSignature] = standardwebhooks.Sign(key, "msg_stale", old, stdStale.body)
 
 	tests := []struct {
 		name       string
@@ -361,7 +363,7 @@ func TestIngressErrorTable(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, body := in.do(tt.give)
 			assertProblem(t, resp, body, tt.wantStatus, tt.wantCode)
-			for _, secret := range []string{petSecret, bunSecret, stdSecret, tt.give.headers[webhook.HeaderPetstore]} {
+			for _, secret := range []string{petSecret, bunSecret, stdSecret, tt.give.headers[petstoresig.HeaderSignature]} {
 				if secret != "" && bytes.Contains(body, []byte(secret)) {
 					t.Errorf("error body leaks a secret or signature: %s", body)
 				}

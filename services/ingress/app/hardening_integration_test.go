@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/pkg/config"
+	petstoresig "github.com/hookline/hookline/pkg/providers/petstore"
 	"github.com/hookline/hookline/pkg/testkit"
-	"github.com/hookline/hookline/pkg/webhook"
 	"github.com/hookline/hookline/services/ingress/app"
 	"go.uber.org/zap"
 )
@@ -43,7 +43,7 @@ func paddedPetstore(t *testing.T, id string, size int) request {
 		t.Fatalf("padded body is %d bytes, want %d", len(body), size)
 	}
 	return request{path: "/webhooks/petstore", body: body,
-		headers: map[string]string{webhook.HeaderPetstore: webhook.SignPetstore([]byte(petSecret), body)}}
+		headers: map[string]string{petstoresig.HeaderSignature: petstoresig.Sign([]byte(petSecret), body)}}
 }
 
 // Issue 10 item 2: with the default limit and a server whose max_payload is smaller, the limit is
@@ -127,16 +127,16 @@ func TestIngressSlowBodyIsRetryable(t *testing.T) {
 	in := startIngress(t, n, map[string]string{"HOOKLINE_READ_TIMEOUT": "1s"})
 	r := petstore("evt-slow", "")
 	addr := strings.TrimPrefix(in.url, "http://")
-	sig := r.headers[webhook.HeaderPetstore]
+	sig := r.headers[petstoresig.HeaderSignature]
 	tests := []struct {
 		name string
 		head string
 		body []byte
 	}{
 		{"content-length", fmt.Sprintf("POST /webhooks/petstore HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n%s: %s\r\nContent-Length: %d\r\n\r\n",
-			webhook.HeaderPetstore, sig, len(r.body)), r.body},
+			petstoresig.HeaderSignature, sig, len(r.body)), r.body},
 		{"chunked", fmt.Sprintf("POST /webhooks/petstore HTTP/1.1\r\nHost: x\r\n%s: %s\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n",
-			webhook.HeaderPetstore, sig, len(r.body)), r.body},
+			petstoresig.HeaderSignature, sig, len(r.body)), r.body},
 	}
 	before := in.count()
 	for _, tt := range tests {
@@ -241,7 +241,7 @@ func TestIngressClientGoneAfterBodyCountsTrueOutcome(t *testing.T) {
 		t.Fatal(err)
 	}
 	head := fmt.Sprintf("POST /webhooks/petstore HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n%s: %s\r\nContent-Length: %d\r\n\r\n",
-		webhook.HeaderPetstore, r.headers[webhook.HeaderPetstore], len(r.body))
+		petstoresig.HeaderSignature, r.headers[petstoresig.HeaderSignature], len(r.body))
 	if _, err := conn.Write(append([]byte(head), r.body...)); err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +294,7 @@ func clientFrom(ip string) *http.Client {
 }
 
 func bogus(r request) request {
-	r.headers[webhook.HeaderPetstore] = webhook.SignPetstore([]byte("not-the-secret"), r.body)
+	r.headers[petstoresig.HeaderSignature] = petstoresig.Sign([]byte("not-the-secret"), r.body)
 	return r
 }
 

@@ -3,6 +3,8 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -180,7 +182,9 @@ func TestSpoolSurvivesKillAndNATSOutage(t *testing.T) {
 	send := func(prefix string, count int) {
 		for i := range count {
 			id := fmt.Sprintf("%s-%03d", prefix, i)
-			if resp, body := p.post(petstore(id, "")); resp.StatusCode != 200 {
+			r := petstore(id, "")
+			r.headers["traceparent"] = spoolTraceparent(id)
+			if resp, body := p.post(r); resp.StatusCode != 200 {
 				t.Fatalf("%s during the outage: %d %s", id, resp.StatusCode, body)
 			}
 			sent = append(sent, id)
@@ -221,6 +225,12 @@ func TestSpoolSurvivesKillAndNATSOutage(t *testing.T) {
 		}
 		if m.Header.Get(streams.HeaderReceivedAt) == "" || m.Header.Get(streams.HeaderEventType) == "" {
 			t.Errorf("%s lost its headers: %v", m.Header.Get(streams.HeaderEventID), m.Header)
+		}
+		// The spooled webhooks keep their trace: the inbound trace id is on the forwarded message.
+		if ev := m.Header.Get(streams.HeaderEventID); ev != "before-outage" {
+			if got, want := m.Header.Get("traceparent"), spoolTraceparent(ev); !strings.HasPrefix(got, want[:35]) {
+				t.Errorf("%s: traceparent %q, want trace id of %q", ev, got, want)
+			}
 		}
 	}
 	for _, id := range append([]string{"before-outage"}, sent...) {
@@ -323,6 +333,12 @@ func petstoreMsg(i int) (*nats.Msg, string) {
 	m.Data = petstoreBody(id, time.Now())
 	m.Header.Set(streams.HeaderEventID, id)
 	return m, streams.WebhookMsgID("petstore", "default", id)
+}
+
+// spoolTraceparent is a traceparent whose trace id is derived from id.
+func spoolTraceparent(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return "00-" + hex.EncodeToString(sum[:16]) + "-00f067aa0ba902b7-01"
 }
 
 func asExit(err error, target **exec.ExitError) bool { return errors.As(err, target) }

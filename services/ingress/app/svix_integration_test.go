@@ -7,16 +7,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookline/hookline/pkg/providers/standardwebhooks"
 	"github.com/hookline/hookline/pkg/streams"
 	"github.com/hookline/hookline/pkg/testkit"
-	"github.com/hookline/hookline/pkg/webhook"
-	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	official "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
 // officialSign signs like a Standard Webhooks sender, with the official library.
 func officialSign(t *testing.T, id string, at time.Time, body []byte) string {
 	t.Helper()
-	wh, err := standardwebhooks.NewWebhook(stdSecret)
+	wh, err := official.NewWebhook(stdSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,9 +36,9 @@ func TestIngressAcceptsSvixHeaders(t *testing.T) {
 	now := time.Now()
 	svix := func(id string, at time.Time, sig string) request {
 		return request{path: "/webhooks/acme", body: body, headers: map[string]string{
-			webhook.HeaderSvixID:        id,
-			webhook.HeaderSvixTimestamp: strconv.FormatInt(at.Unix(), 10),
-			webhook.HeaderSvixSignature: sig,
+			standardwebhooks.HeaderSvixID:        id,
+			standardwebhooks.HeaderSvixTimestamp: strconv.FormatInt(at.Unix(), 10),
+			standardwebhooks.HeaderSvixSignature: sig,
 		}}
 	}
 	good := svix("msg_svix_1", now, officialSign(t, "msg_svix_1", now, body))
@@ -55,16 +55,16 @@ func TestIngressAcceptsSvixHeaders(t *testing.T) {
 		{"svix headers, stale", svix("msg_svix_3", now.Add(-time.Hour), officialSign(t, "msg_svix_3", now.Add(-time.Hour), body)), http.StatusUnauthorized, 1},
 		{"webhook-* wins: valid webhook-*, bogus svix-*", func() request {
 			r := svix("msg_bogus", now, "v1,AAAA")
-			r.headers[webhook.HeaderStandardID] = "msg_std_1"
-			r.headers[webhook.HeaderStandardTimestamp] = strconv.FormatInt(now.Unix(), 10)
-			r.headers[webhook.HeaderStandardSignature] = officialSign(t, "msg_std_1", now, body)
+			r.headers[standardwebhooks.HeaderID] = "msg_std_1"
+			r.headers[standardwebhooks.HeaderTimestamp] = strconv.FormatInt(now.Unix(), 10)
+			r.headers[standardwebhooks.HeaderSignature] = officialSign(t, "msg_std_1", now, body)
 			return r
 		}(), http.StatusNoContent, 2},
 		{"webhook-* wins: valid svix-*, wrong webhook-*", func() request {
 			r := svix("msg_svix_4", now, officialSign(t, "msg_svix_4", now, body))
-			r.headers[webhook.HeaderStandardID] = "msg_std_2"
-			r.headers[webhook.HeaderStandardTimestamp] = strconv.FormatInt(now.Unix(), 10)
-			r.headers[webhook.HeaderStandardSignature] = "v1,AAAA"
+			r.headers[standardwebhooks.HeaderID] = "msg_std_2"
+			r.headers[standardwebhooks.HeaderTimestamp] = strconv.FormatInt(now.Unix(), 10)
+			r.headers[standardwebhooks.HeaderSignature] = "v1,AAAA"
 			return r
 		}(), http.StatusUnauthorized, 2},
 	}

@@ -21,7 +21,6 @@ import (
 	"github.com/hookline/hookline/services/worker/internal/orders"
 	"github.com/hookline/hookline/services/worker/internal/process"
 	"github.com/hookline/hookline/services/worker/internal/query"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 )
@@ -109,7 +108,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 				return err
 			},
 			Start: func(context.Context) ([]runtime.Component, error) {
-				comps := []runtime.Component{{Name: "consume", Run: consumeLoop(cfg, log, env.Conn, js, cons, book, store, m)}}
+				comps := []runtime.Component{{Name: "consume", Run: consumeLoop(cfg, log, env, js, cons, book, store, m)}}
 				if con != nil {
 					comps = append(comps, runtime.Component{Name: "console", Run: func(ctx context.Context) error { con.Run(ctx); return nil }})
 				}
@@ -123,11 +122,12 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 }
 
 // consumeLoop returns the worker's one component: the consume loop over cons.
-func consumeLoop(cfg Config, log *zap.Logger, nc *nats.Conn, js jetstream.JetStream, cons jetstream.Consumer,
+func consumeLoop(cfg Config, log *zap.Logger, env runtime.Env, js jetstream.JetStream, cons jetstream.Consumer,
 	book *orders.Book, store *orders.Store, m *metrics.Metrics) func(context.Context) error {
+	nc := env.Conn
 	o := process.Options{
 		Providers: cfg.Base.Registry(), Book: book, Store: store, Publisher: events.NewPublisher(js, publishTimeout), Metrics: m, Log: log,
-		Backoff: cfg.Worker.Backoff, OutageDLQ: cfg.Worker.OutageDLQ,
+		Backoff: cfg.Worker.Backoff, OutageDLQ: cfg.Worker.OutageDLQ, Tracing: env.Tracing,
 	}
 	if h := cfg.hooks.afterApply; h != nil {
 		o.AfterApply = func() error { return h(nc) }

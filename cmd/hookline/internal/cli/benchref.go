@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/pkg/config"
+	"github.com/hookline/hookline/pkg/providers"
 	"github.com/hookline/hookline/pkg/streams"
-	"github.com/hookline/hookline/pkg/webhook"
 	"github.com/labstack/echo/v4"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -29,14 +29,14 @@ var ErrNoBenchSecret = errors.New("no signing secret")
 // envelope parsing, tenants, deduplication ids, headers, limits or metrics.
 type referenceTarget struct {
 	js        jetstream.JetStream
-	verifiers map[string]webhook.Verifier
+	verifiers map[string]providers.Verifier
 	timeout   time.Duration
 }
 
 // newReferenceTarget builds the verifiers from the default tenant's first secrets (those
 // `hookline bench` signs with) and creates the BENCHREF stream.
 func newReferenceTarget(ctx context.Context, cfg *config.Config, js jetstream.JetStream) (*referenceTarget, error) {
-	verifiers := map[string]webhook.Verifier{}
+	verifiers := map[string]providers.Verifier{}
 	for _, p := range cfg.Registry().All() {
 		if p.Knobs().SecretsEnv == "" {
 			continue // configured Standard Webhooks sources: not a bench target

@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookline/hookline/pkg/providers/bunjang"
+	"github.com/hookline/hookline/pkg/providers/petstore"
 	"github.com/hookline/hookline/pkg/testkit"
-	"github.com/hookline/hookline/pkg/webhook"
 )
 
 func TestBenchTargetReference(t *testing.T) {
@@ -45,11 +46,11 @@ func TestBenchTargetReference(t *testing.T) {
 		wantStatus int
 		wantStored uint64 // messages in BENCHREF after the request
 	}{
-		{"petstore signed", "petstore", webhook.HeaderPetstore, webhook.SignPetstore([]byte(petSecret), body), http.StatusAccepted, 1},
-		{"bunjang signed", "bunjang", webhook.HeaderBunjang, webhook.SignBunjang([]byte(bunSecret), time.Now(), body), http.StatusAccepted, 2},
-		{"wrong secret", "petstore", webhook.HeaderPetstore, webhook.SignPetstore([]byte("other"), body), http.StatusUnauthorized, 2},
+		{"petstore signed", "petstore", petstore.HeaderSignature, petstore.Sign([]byte(petSecret), body), http.StatusAccepted, 1},
+		{"bunjang signed", "bunjang", bunjang.HeaderSignature, bunjang.Sign([]byte(bunSecret), time.Now(), body), http.StatusAccepted, 2},
+		{"wrong secret", "petstore", petstore.HeaderSignature, petstore.Sign([]byte("other"), body), http.StatusUnauthorized, 2},
 		{"no signature", "bunjang", "X-Other", "x", http.StatusUnauthorized, 2},
-		{"unknown provider", "acme", webhook.HeaderPetstore, webhook.SignPetstore([]byte(petSecret), body), http.StatusNotFound, 2},
+		{"unknown provider", "acme", petstore.HeaderSignature, petstore.Sign([]byte(petSecret), body), http.StatusNotFound, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"github.com/hookline/hookline/pkg/providers/bunjang"
-	"github.com/hookline/hookline/pkg/providers/petstore"
 	"io"
 	mrand "math/rand/v2"
 	"net/http"
@@ -18,7 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookline/hookline/pkg/webhook"
+	"github.com/hookline/hookline/pkg/providers"
+	"github.com/hookline/hookline/pkg/providers/bunjang"
+	"github.com/hookline/hookline/pkg/providers/petstore"
 )
 
 // crockford is the ULID alphabet (Crockford base32).
@@ -116,14 +116,14 @@ func header(r *Request) http.Header {
 	return h
 }
 
-func mustVerifier(t *testing.T, provider string) webhook.Verifier {
+func mustVerifier(t *testing.T, provider string) providers.Verifier {
 	t.Helper()
-	var v webhook.Verifier
+	var v providers.Verifier
 	var err error
 	if provider == "petstore" {
-		v, err = webhook.NewPetstore([][]byte{[]byte("p")})
+		v, err = petstore.NewVerifier([][]byte{[]byte("p")})
 	} else {
-		v, err = webhook.NewBunjang([][]byte{[]byte("b")}, time.Minute, nil)
+		v, err = bunjang.NewVerifier([][]byte{[]byte("b")}, time.Minute, nil)
 	}
 	if err != nil {
 		t.Fatal(err)

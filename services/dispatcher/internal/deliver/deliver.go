@@ -21,10 +21,13 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/pkg/consume"
+	"github.com/hookline/hookline/pkg/providers/petstore"
 	"github.com/hookline/hookline/pkg/safedial"
 	"github.com/hookline/hookline/pkg/streams"
-	"github.com/hookline/hookline/pkg/webhook"
+	"github.com/hookline/hookline/pkg/tracing"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 )
 
@@ -63,12 +66,15 @@ type Options struct {
 	Metrics       *Metrics
 	Log           *zap.Logger
 	Now           func() time.Time
+	// Tracing starts a span per delivery and per HTTP attempt (nil: export off; the CALLBACKS
+	// message's trace context still reaches the callback's traceparent header).
+	Tracing *tracing.Tracing
 }
 
 // Deliverer handles CALLBACKS messages for the consume loop.
 type Deliverer struct {
-	o   Options
-	key []byte // Standard Webhooks key
+	o      Options
+	signer *petstore.CallbackSigner
 
 	mu       sync.Mutex
 	inflight map[uint64]struct{}
@@ -77,8 +83,8 @@ type Deliverer struct {
 // DefaultMaxRetryAfter caps a receiver's Retry-After when Options.MaxRetryAfter is zero.
 const DefaultMaxRetryAfter = 24 * time.Hour
 
-// New returns a Deliverer. The secret must be a valid Standard Webhooks secret (Config.Validate
-// checks it at start).
+// New returns a Deliverer. The secret must be a valid callback secret (petstore.NewCallbackSigner;
+// Config.Validate checks it at start).
 func New(o Options) (*Deliverer, error) {
 	if o.MaxRetryAfter <= 0 {
 		o.MaxRetryAfter = DefaultMaxRetryAfter
@@ -89,11 +95,11 @@ func New(o Options) (*Deliverer, error) {
 	if o.Log == nil {
 		o.Log = zap.NewNop()
 	}
-	key, err := webhook.StandardKey(o.Secret)
+	signer, err := petstore.NewCallbackSigner(o.Secret)
 	if err != nil {
 		return nil, fmt.Errorf("callback secret: %w", err)
 	}
-	return &Deliverer{o: o, key: key, inflight: map[uint64]struct{}{}}, nil
+	return &Deliverer{o: o, signer: signer, inflight: map[uint64]struct{}{}}, nil
 }
 
 // Event is the orderProcessed callback body.
@@ -132,24 +138,83 @@ func BuildEvent(req streams.CallbackRequest, streamTime time.Time) Event {
 	}
 }
 
-// Headers returns the signed headers for body sent at now.
+// Headers returns the signed headers for body sent at now (petstore.CallbackSigner: the Petstore
+// signature and the Standard Webhooks trio).
 func (d *Deliverer) Headers(eventID string, body []byte, now time.Time) http.Header {
 	h := http.Header{}
 	h.Set("Content-Type", "application/json")
-	h.Set(webhook.HeaderPetstore, webhook.SignPetstore(d.o.Secret, body))
-	h.Set(webhook.HeaderStandardID, eventID)
-	h.Set(webhook.HeaderStandardTimestamp, strconv.FormatInt(now.Unix(), 10))
-	h.Set(webhook.HeaderStandardSignature, webhook.SignStandard(d.key, eventID, now, body))
+	d.signer.Sign(h, eventID, body, now)
 	return h
 }
 
-// Handle is the consume.Handler for CALLBACKS.
+// Span names (contract section 9): one span per delivery of a CALLBACKS message, and a client
+// span per HTTP attempt, whose context is the callback's traceparent.
+const (
+	SpanDeliver = "deliver " + streams.Callbacks
+	SpanAttempt = http.MethodPost
+)
+
+// OutcomeDeferred is a delivery's outcome when no attempt was made (host busy, breaker open, an
+// attempt already in flight, the attempt store unreachable).
+const OutcomeDeferred = "deferred"
+
+// Handle is the consume.Handler for CALLBACKS. Its span continues the message's traceparent
+// (the ingress's publish span).
 func (d *Deliverer) Handle(ctx context.Context, msg jetstream.Msg) error {
+	ctx, span := d.o.Tracing.StartFrom(ctx, tracing.NATSCarrier(msg.Headers()), SpanDeliver, trace.SpanKindConsumer)
+	defer span.End()
+	var info spanInfo
+	err := d.handle(ctx, msg, &info)
+	if span.IsRecording() {
+		info.record(span, err)
+	}
+	return err
+}
+
+// spanInfo is what a delivery's span learns on the way.
+type spanInfo struct {
+	tenant, orderID, eventID, outcome string
+	seq                               uint64
+	attempt                           int
+}
+
+func (in *spanInfo) record(span trace.Span, err error) {
+	var dead *consume.DeadLetterError
+	switch {
+	case in.outcome != "": // deferred
+	case err == nil:
+		in.outcome = OutcomeDelivered
+	case errors.As(err, &dead):
+		in.outcome = OutcomeDead
+	default:
+		in.outcome = OutcomeRetry
+	}
+	span.SetAttributes(tracing.AttrMessagingSystem.String("nats"), tracing.AttrMessagingDest.String(streams.Callbacks),
+		tracing.AttrOutcome.String(in.outcome))
+	for _, kv := range []attribute.KeyValue{tracing.AttrTenant.String(in.tenant), tracing.AttrOrderID.String(in.orderID),
+		tracing.AttrEventID.String(in.eventID)} {
+		if kv.Value.AsString() != "" {
+			span.SetAttributes(kv)
+		}
+	}
+	if in.seq > 0 {
+		span.SetAttributes(tracing.AttrStreamSequence.Int64(int64(in.seq))) //nolint:gosec // a stream sequence fits
+	}
+	if in.attempt > 0 {
+		span.SetAttributes(tracing.AttrAttempt.Int(in.attempt))
+	}
+	if in.outcome == OutcomeDead {
+		tracing.Fail(span, err)
+	}
+}
+
+func (d *Deliverer) handle(ctx context.Context, msg jetstream.Msg, info *spanInfo) error {
 	meta, err := msg.Metadata()
 	if err != nil {
 		return consume.Retry(time.Second, fmt.Errorf("message metadata: %w", err))
 	}
 	seq := meta.Sequence.Stream
+	info.seq = seq
 	req, target, err := parse(msg.Data())
 	if err != nil {
 		d.o.Metrics.DeadLetters.WithLabelValues(ReasonInvalidMessage).Inc()
@@ -158,9 +223,12 @@ func (d *Deliverer) Handle(ctx context.Context, msg jetstream.Msg) error {
 		})
 	}
 	log := d.o.Log.With(zap.Uint64("seq", seq), zap.String("tenant", req.TenantID), zap.String("order_id", req.OrderID))
+	info.tenant, info.orderID = req.TenantID, req.OrderID
+	info.eventID = streams.CallbackEventID(req.TenantID, req.OrderID, req.Timestamp)
 
 	// One attempt at a time per message, even if the server redelivers while one runs.
 	if !d.claim(seq) {
+		info.outcome = OutcomeDeferred
 		d.o.Metrics.Deferrals.WithLabelValues("in_flight").Inc()
 		return consume.Retry(d.o.Hosts.o.BusyDelay, ErrInFlight)
 	}
@@ -172,6 +240,7 @@ func (d *Deliverer) Handle(ctx context.Context, msg jetstream.Msg) error {
 		if errors.Is(err, ErrBreakerOpen) {
 			reason = "breaker_open"
 		}
+		info.outcome = OutcomeDeferred
 		d.o.Metrics.Deferrals.WithLabelValues(reason).Inc()
 		return consume.Retry(wait, err)
 	}
@@ -179,6 +248,7 @@ func (d *Deliverer) Handle(ctx context.Context, msg jetstream.Msg) error {
 	if meta.NumDelivered > 1 {
 		if rec, err = d.o.Store.Load(ctx, seq); err != nil {
 			d.o.Hosts.Cancel(host)
+			info.outcome = OutcomeDeferred
 			d.o.Metrics.Deferrals.WithLabelValues("store").Inc()
 			return consume.Retry(d.o.Hosts.o.BusyDelay, err)
 		}
@@ -191,8 +261,13 @@ func (d *Deliverer) Handle(ctx context.Context, msg jetstream.Msg) error {
 		return consume.DeadLetter(ReasonInvalidMessage, fmt.Errorf("encode event: %w", err), nil)
 	}
 	rec.Attempts++
+	info.attempt = rec.Attempts
 	start := d.o.Now()
-	resp := d.o.Sender.Send(ctx, req.CallbackURL, body, d.Headers(ev.EventID, body, start))
+	actx, aspan := d.o.Tracing.Start(ctx, SpanAttempt, trace.SpanKindClient)
+	hdr := d.Headers(ev.EventID, body, start)
+	tracing.InjectHTTP(actx, hdr) // the receiver's traceparent: this attempt, in the callback's trace
+	resp := d.o.Sender.Send(actx, req.CallbackURL, body, hdr)
+	endAttemptSpan(aspan, target.Hostname(), rec.Attempts, resp)
 	took := d.o.Now().Sub(start)
 	d.o.Hosts.Release(host, unhealthy(resp), d.o.Now())
 	d.o.Metrics.AttemptSeconds.Observe(took.Seconds())
@@ -201,6 +276,25 @@ func (d *Deliverer) Handle(ctx context.Context, msg jetstream.Msg) error {
 		rec.LastError = resp.Err.Error()
 	}
 	return d.settle(ctx, log, seq, req, ev, rec, resp)
+}
+
+// endAttemptSpan records an HTTP attempt on its client span and ends it. The URL is left out: a
+// callback URL may carry a token in its query.
+func endAttemptSpan(span trace.Span, host string, attempt int, resp Response) {
+	if span.IsRecording() {
+		span.SetAttributes(tracing.AttrHTTPMethod.String(http.MethodPost), tracing.AttrServerAddress.String(host),
+			tracing.AttrAttempt.Int(attempt))
+		if resp.Status > 0 {
+			span.SetAttributes(tracing.AttrHTTPStatus.Int(resp.Status))
+		}
+		switch {
+		case resp.Err != nil:
+			tracing.Fail(span, resp.Err)
+		case resp.Status >= 400:
+			tracing.Fail(span, fmt.Errorf("status %d", resp.Status))
+		}
+	}
+	span.End()
 }
 
 // settle decides what happens after attempt rec.Attempts got resp.

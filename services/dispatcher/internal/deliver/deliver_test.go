@@ -16,21 +16,24 @@ import (
 
 	"github.com/hookline/hookline/pkg/consume"
 	"github.com/hookline/hookline/pkg/streams"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 const testSecret = "whsec_c3RhbmRhcmQtd2ViaG9va3MtdGVzdC1rZXktMzJieQ=="
 
-// fakeMsg is a CALLBACKS message; only Metadata and Data are used by the handler.
+// fakeMsg is a CALLBACKS message; only Metadata, Data and Headers are used by the handler.
 type fakeMsg struct {
 	jetstream.Msg
-	meta jetstream.MsgMetadata
-	data []byte
+	meta   jetstream.MsgMetadata
+	data   []byte
+	header nats.Header
 }
 
 func (m *fakeMsg) Metadata() (*jetstream.MsgMetadata, error) { return &m.meta, nil }
 func (m *fakeMsg) Data() []byte                              { return m.data }
+func (m *fakeMsg) Headers() nats.Header                      { return m.header }
 
 type sent struct {
 	url    string

@@ -28,10 +28,14 @@ import (
 	"github.com/hookline/hookline/pkg/config"
 	"github.com/hookline/hookline/pkg/safedial"
 	"github.com/hookline/hookline/pkg/streams"
+	"github.com/hookline/hookline/pkg/tracing"
 	"github.com/hookline/hookline/services/ingress/internal/problem"
+	"github.com/hookline/hookline/services/ingress/internal/publish"
 	"github.com/labstack/echo/v4"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 )
 
@@ -81,6 +85,9 @@ type Options struct {
 	// 409 check: its Nats-Msg-Id is the order id and timestamp, so a conflicting repeat answered
 	// meanwhile is the same id and the first body wins (JetStream drops the second).
 	Spooling bool
+	// Tracing starts the request's spans (nil: export off; the trace context still travels to
+	// the dispatcher and the callback).
+	Tracing *tracing.Tracing
 }
 
 // Handler serves POST /v1/orders/{id}.
@@ -97,6 +104,7 @@ type Handler struct {
 	requests RequestStore
 	spooling bool
 	disabled bool
+	tr       *tracing.Tracing
 }
 
 // New returns the handler for cfg: the JWT key is cfg.JWTSecret, tenants are cfg.Tenants, the body
@@ -129,6 +137,7 @@ func New(cfg *config.Config, pub Publisher, log *zap.Logger, o Options) *Handler
 		log:      log,
 		requests: o.Requests,
 		spooling: o.Spooling,
+		tr:       o.Tracing,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 			jwt.WithExpirationRequired(),
@@ -170,8 +179,49 @@ var (
 	unixRe     = regexp.MustCompile(`^[0-9]{1,16}$`)
 )
 
-// Handle is the echo handler; errors are *problem.Problem.
+// Span names of a callback request.
+const (
+	SpanRequest = "POST /v1/orders/{id}"
+	SpanPublish = "publish " + streams.Callbacks
+)
+
+// Handle is the echo handler; errors are *problem.Problem. The request's trace (the inbound
+// traceparent's, or a new one) travels on the CALLBACKS message to the dispatcher.
 func (h *Handler) Handle(c echo.Context) error {
+	ctx, span := h.tr.StartFrom(c.Request().Context(), tracing.HTTPCarrier(c.Request().Header), SpanRequest, trace.SpanKindServer)
+	defer span.End()
+	var sp spanInfo
+	err := h.handle(ctx, c, &sp)
+	if span.IsRecording() {
+		sp.record(span, c.Response().Status, err)
+	}
+	return err
+}
+
+// spanInfo is what the request's span learns on the way.
+type spanInfo struct {
+	tenant, orderID, eventID, outcome string
+}
+
+func (sp *spanInfo) record(span trace.Span, status int, err error) {
+	var p *problem.Problem
+	if errors.As(err, &p) {
+		status, sp.outcome = p.Status, p.Code
+	}
+	span.SetAttributes(tracing.AttrHTTPMethod.String(http.MethodPost), tracing.AttrHTTPRoute.String(Route),
+		tracing.AttrHTTPStatus.Int(status))
+	for _, kv := range []attribute.KeyValue{tracing.AttrTenant.String(sp.tenant), tracing.AttrOrderID.String(sp.orderID),
+		tracing.AttrEventID.String(sp.eventID), tracing.AttrOutcome.String(sp.outcome)} {
+		if kv.Value.AsString() != "" {
+			span.SetAttributes(kv)
+		}
+	}
+	if status >= 500 {
+		tracing.Fail(span, err)
+	}
+}
+
+func (h *Handler) handle(ctx context.Context, c echo.Context, sp *spanInfo) error {
 	req := c.Request()
 	if err := h.authorize(req.Header.Get(echo.HeaderAuthorization)); err != nil {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer error="invalid_token"`)
@@ -181,6 +231,7 @@ func (h *Handler) Handle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	sp.tenant = tenant
 	orderID, err := url.PathUnescape(orderParam(c))
 	if err != nil || !orderIDRe.MatchString(orderID) {
 		return problem.New(http.StatusBadRequest, CodeInvalidOrderID,
@@ -199,13 +250,15 @@ func (h *Handler) Handle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.checker.CheckURL(req.Context(), cb.CallbackURL); err != nil {
+	sp.orderID = orderID
+	if err := h.checker.CheckURL(ctx, cb.CallbackURL); err != nil {
 		return urlProblem(err)
 	}
 	cb.OrderID = orderID
 	cb.TenantID = tenant
 	cb.ReceivedAt = h.now().UTC().Format(streams.ReceivedAtLayout)
 	eventID := streams.CallbackEventID(tenant, orderID, cb.Timestamp)
+	sp.eventID = eventID
 
 	data, err := json.Marshal(cb)
 	if err != nil {
@@ -224,7 +277,7 @@ func (h *Handler) Handle(c echo.Context) error {
 	var res reservation
 	recorded := h.requests != nil // the request has a record to settle after the publish
 	if h.requests != nil {
-		res, err = reserve(req.Context(), h.requests, key, eventID, hash)
+		res, err = reserve(ctx, h.requests, key, eventID, hash)
 		switch {
 		case errors.Is(err, errConflict):
 			return problem.New(http.StatusConflict, CodeIdempotencyConflict,
@@ -236,12 +289,17 @@ func (h *Handler) Handle(c echo.Context) error {
 			return problem.Unavailable(h.retry, err)
 		case res.stored:
 			h.log.Debug("callback request is a duplicate", zap.String("tenant", tenant), zap.String("order_id", orderID))
+			sp.outcome = publish.OutcomeDuplicate
 			return c.JSON(http.StatusCreated, accepted)
 		}
 	}
-	ack, err := h.pub.Publish(req.Context(), msg, streams.CallbackMsgID(tenant, orderID, cb.Timestamp))
+	pctx, pspan := h.tr.Start(ctx, SpanPublish, trace.SpanKindProducer)
+	tracing.Inject(pctx, msg.Header) // traceparent (and tracestate), kept by the spool too
+	ack, err := h.pub.Publish(pctx, msg, streams.CallbackMsgID(tenant, orderID, cb.Timestamp))
+	sp.outcome = publish.Outcome(ack)
+	publish.EndSpan(pspan, msg.Subject, ack, sp.outcome, err)
 	// The record is settled whatever the client does meanwhile, within a bound.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), storeTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
 	if err != nil {
 		if recorded && res.created {

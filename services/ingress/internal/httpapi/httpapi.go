@@ -16,12 +16,13 @@ import (
 	"github.com/hookline/hookline/pkg/providers"
 	"github.com/hookline/hookline/pkg/providers/envelope"
 	"github.com/hookline/hookline/pkg/streams"
-	"github.com/hookline/hookline/pkg/webhook"
+	"github.com/hookline/hookline/pkg/tracing"
 	"github.com/hookline/hookline/services/ingress/internal/problem"
 	"github.com/hookline/hookline/services/ingress/internal/publish"
 	"github.com/labstack/echo/v4"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 )
@@ -36,7 +37,7 @@ type route struct {
 	provider string // the path segment: a provider's name, or a configured source's
 	p        providers.Provider
 	tenant   *tenant
-	verifier webhook.Verifier
+	verifier providers.Verifier
 	maxAge   time.Duration // the body timestamp window of a provider whose window is BodyAge; 0: none
 	success  int
 }
@@ -61,6 +62,7 @@ type API struct {
 	now      func() time.Time
 	clientIP echo.IPExtractor
 	failed   *addrLimiter // failed verifications per client address; nil: no limit
+	tr       *tracing.Tracing
 
 	tenants map[string]*tenant
 	sources map[string]*route // Standard Webhooks sources: fixed tenant
@@ -81,6 +83,8 @@ type Options struct {
 	// client address (RPS 0: no limit).
 	FailedVerifyRPS   float64
 	FailedVerifyBurst int
+	// Tracing starts the request's spans (nil: export off; the trace context still travels).
+	Tracing *tracing.Tracing
 }
 
 // HeaderReserve is the room a stored webhook's headers may take in a NATS message (Nats-Msg-Id,
@@ -106,11 +110,11 @@ func New(cfg *config.Config, pub Publisher, m *Metrics, log *zap.Logger, o Optio
 	}
 	a := &API{
 		log: log, pub: pub, metrics: m, maxBody: cfg.MaxBodyBytes, retry503: o.RetryAfter503, now: o.Now,
-		clientIP: o.ClientIP, failed: failed,
+		clientIP: o.ClientIP, failed: failed, tr: o.Tracing,
 		tenants: map[string]*tenant{}, sources: map[string]*route{},
 		reg: cfg.Registry(), byKey: map[string]tenantRule{},
 	}
-	clock := webhook.Clock(o.Now)
+	clock := providers.Clock(o.Now)
 	for id, tc := range cfg.Tenants {
 		t := &tenant{id: id, routes: map[string]*route{}}
 		if tc.RateLimit.RPS > 0 {
@@ -148,7 +152,7 @@ func New(cfg *config.Config, pub Publisher, m *Metrics, log *zap.Logger, o Optio
 
 // newRoute builds provider p's route called name for tenant t: its verifier, and its body
 // timestamp window when the provider's window bounds the body.
-func newRoute(p providers.Provider, name string, t *tenant, secrets []config.Secret, window time.Duration, clock webhook.Clock) (*route, error) {
+func newRoute(p providers.Provider, name string, t *tenant, secrets []config.Secret, window time.Duration, clock providers.Clock) (*route, error) {
 	v, err := p.Verifier(secretBytes(secrets), window, clock)
 	if err != nil {
 		return nil, err
@@ -220,30 +224,65 @@ func (a *API) resolve(provider string, h http.Header) (*route, *problem.Problem)
 	return r, nil
 }
 
+// Span names of a webhook request (contract section 9).
+const (
+	SpanWebhook = "POST /webhooks/{provider}"
+	SpanVerify  = "verify"
+	SpanPublish = "publish " + streams.Webhooks
+)
+
 func (a *API) webhook(c echo.Context) error {
 	start := time.Now()
 	req := c.Request()
+	// The request's trace: the inbound traceparent's, or a new one; it travels on the message.
+	ctx, span := a.tr.StartFrom(req.Context(), tracing.HTTPCarrier(req.Header), SpanWebhook, trace.SpanKindServer)
+	defer span.End()
 	provider := c.Param("provider")
 	r, perr := a.resolve(provider, req.Header)
 	if perr != nil {
 		a.metrics.observe("unknown", "unknown", perr.Status, time.Since(start))
+		endSpan(span, nil, event{}, perr.Status, perr.Code, perr)
 		return perr
 	}
-	status, ev, err := a.accept(c, r)
+	status, ev, outcome, err := a.accept(ctx, c, r)
 	if err != nil {
 		var p *problem.Problem
 		if errors.As(err, &p) {
-			status = p.Status
+			status, outcome = p.Status, p.Code
 		} else {
-			status = http.StatusInternalServerError
+			status, outcome = http.StatusInternalServerError, problem.CodeInternal
 		}
 		a.logRejected(r, ev, status, err)
 	}
 	a.metrics.observe(r.provider, r.tenant.id, status, time.Since(start))
+	endSpan(span, r, ev, status, outcome, err)
 	if err != nil {
 		return err
 	}
 	return c.NoContent(status)
+}
+
+// endSpan records the request's outcome on its span (when it records): the provider, tenant and
+// event id when known, the status, and the outcome (stored, duplicate, spooled, or the error
+// code). Only a 5xx marks the span failed: a refused webhook is the server doing its job.
+func endSpan(span trace.Span, r *route, ev event, status int, outcome string, err error) {
+	if !span.IsRecording() {
+		return
+	}
+	span.SetAttributes(tracing.AttrHTTPMethod.String(http.MethodPost), tracing.AttrHTTPRoute.String("/webhooks/:provider"),
+		tracing.AttrHTTPStatus.Int(status), tracing.AttrOutcome.String(outcome))
+	if r != nil {
+		span.SetAttributes(tracing.AttrProvider.String(r.provider), tracing.AttrTenant.String(r.tenant.id))
+	}
+	if ev.ID != "" {
+		span.SetAttributes(tracing.AttrEventID.String(ev.ID))
+	}
+	if ev.OrderID != "" {
+		span.SetAttributes(tracing.AttrOrderID.String(ev.OrderID))
+	}
+	if status >= 500 {
+		tracing.Fail(span, err)
+	}
 }
 
 func (a *API) logRejected(r *route, ev event, status int, err error) {
@@ -263,33 +302,38 @@ func (a *API) logRejected(r *route, ev event, status int, err error) {
 // signature, the tenant's rate limit, envelope), then stores the raw body and returns the success
 // status once JetStream has acknowledged it. Only verified requests count towards the tenant's
 // limit; failed verifications count towards their address's, and an address that used it up is
-// answered 429 without verifying.
-func (a *API) accept(c echo.Context, r *route) (int, event, error) {
+// answered 429 without verifying. The outcome is stored, duplicate or spooled. ctx carries the
+// request's trace, which the stored message's traceparent continues.
+func (a *API) accept(ctx context.Context, c echo.Context, r *route) (int, event, string, error) {
 	req := c.Request()
 	body, err := readBody(req, a.maxBody, a.retry503)
 	if err != nil {
-		return 0, event{}, err
+		return 0, event{}, "", err
 	}
 	ip := a.clientIP(req)
 	if a.failed.exhausted(ip) {
-		return 0, event{}, &problem.Problem{Status: http.StatusTooManyRequests, Code: problem.CodeRateLimited,
+		return 0, event{}, "", &problem.Problem{Status: http.StatusTooManyRequests, Code: problem.CodeRateLimited,
 			Message: "too many failed verifications from this address", RetryAfter: a.failed.retry}
 	}
-	if err := r.verifier.Verify(req.Header, body); err != nil {
+	_, vspan := a.tr.Start(ctx, SpanVerify, trace.SpanKindInternal)
+	err = r.verifier.Verify(req.Header, body)
+	tracing.Fail(vspan, err)
+	vspan.End()
+	if err != nil {
 		a.failed.failed(ip)
-		return 0, event{}, signatureProblem(err)
+		return 0, event{}, "", signatureProblem(err)
 	}
 	if lim := r.tenant.limiter; lim != nil && !lim.Allow() {
-		return 0, event{}, &problem.Problem{Status: http.StatusTooManyRequests, Code: problem.CodeRateLimited,
+		return 0, event{}, "", &problem.Problem{Status: http.StatusTooManyRequests, Code: problem.CodeRateLimited,
 			Message: "rate limit exceeded for this tenant", RetryAfter: r.tenant.retry}
 	}
 	ev, err := a.parse(r, req.Header, body)
 	if err != nil {
 		if errors.Is(err, errStaleEnvelope) {
-			return 0, ev, problem.Wrap(http.StatusUnauthorized, problem.CodeStaleTimestamp,
+			return 0, ev, "", problem.Wrap(http.StatusUnauthorized, problem.CodeStaleTimestamp,
 				"timestamp outside the accepted window", err)
 		}
-		return 0, ev, problem.Wrap(http.StatusBadRequest, problem.CodeMalformedPayload, malformedMessage(err), err)
+		return 0, ev, "", problem.Wrap(http.StatusBadRequest, problem.CodeMalformedPayload, malformedMessage(err), err)
 	}
 
 	msg := nats.NewMsg(streams.WebhookSubject(r.provider, r.tenant.id))
@@ -299,24 +343,28 @@ func (a *API) accept(c echo.Context, r *route) (int, event, error) {
 	msg.Header[streams.HeaderEventID] = []string{ev.ID}
 	msg.Header[streams.HeaderEventType] = []string{ev.Type}
 	msg.Header[streams.HeaderReceivedAt] = []string{time.Now().UTC().Format(streams.ReceivedAtLayout)}
+	pctx, pspan := a.tr.Start(ctx, SpanPublish, trace.SpanKindProducer)
+	tracing.Inject(pctx, msg.Header) // traceparent (and tracestate), kept by the spool too
 	pubStart := time.Now()
 	// Once sent, the publish's outcome is awaited whatever the client does: a client that hangs
 	// up now must not turn a stored message into a "not stored" log line and a counted 503.
-	_, err = a.pub.Publish(context.WithoutCancel(req.Context()), msg, streams.WebhookMsgID(r.provider, r.tenant.id, ev.ID))
+	ack, err := a.pub.Publish(context.WithoutCancel(pctx), msg, streams.WebhookMsgID(r.provider, r.tenant.id, ev.ID))
 	a.metrics.ObservePublish(streams.Webhooks, err == nil, time.Since(pubStart))
+	outcome := publish.Outcome(ack)
+	publish.EndSpan(pspan, msg.Subject, ack, outcome, err)
 	if errors.Is(err, publish.ErrTooLarge) {
 		// The body fits the limit but not with these headers (an event id or type of kilobytes):
 		// it can never be stored, so a 503 would be retried for ever.
-		return 0, ev, problem.Wrap(http.StatusRequestEntityTooLarge, problem.CodePayloadTooLarge,
+		return 0, ev, "", problem.Wrap(http.StatusRequestEntityTooLarge, problem.CodePayloadTooLarge,
 			"body and its event headers are over what the message store accepts", err)
 	}
 	if err != nil {
-		return 0, ev, problem.Unavailable(a.retry503, err)
+		return 0, ev, "", problem.Unavailable(a.retry503, err)
 	}
 	if ce := a.log.Check(zap.DebugLevel, "webhook stored"); ce != nil {
 		ce.Write(zap.String("provider", r.provider), zap.String("tenant", r.tenant.id), zap.String("event_id", ev.ID))
 	}
-	return r.success, ev, nil
+	return r.success, ev, outcome, nil
 }
 
 // parse checks the envelope with the provider's one parser (the same the worker decodes with,
@@ -327,7 +375,7 @@ func (a *API) parse(r *route, h http.Header, body []byte) (event, error) {
 	if err != nil {
 		return event{}, err
 	}
-	ev := event{ID: env.EventID, Type: env.EventType}
+	ev := event{ID: env.EventID, Type: env.EventType, OrderID: env.OrderID}
 	if r.maxAge > 0 {
 		if age := a.now().Sub(env.Timestamp); age > r.maxAge || age < -r.maxAge {
 			return ev, fmt.Errorf("%w: timestamp %s", errStaleEnvelope, env.Timestamp.Format(time.RFC3339))
@@ -340,8 +388,9 @@ var errStaleEnvelope = errors.New("timestamp outside the accepted window")
 
 // event is what the handler needs from any envelope.
 type event struct {
-	ID   string
-	Type string
+	ID      string
+	Type    string
+	OrderID string // for the request's span
 }
 
 func malformedMessage(err error) string {
@@ -356,14 +405,14 @@ func malformedMessage(err error) string {
 }
 
 func signatureProblem(err error) *problem.Problem {
-	if errors.Is(err, webhook.ErrStaleTimestamp) {
+	if errors.Is(err, providers.ErrStaleTimestamp) {
 		return problem.Wrap(http.StatusUnauthorized, problem.CodeStaleTimestamp, "timestamp outside the tolerance", err)
 	}
 	msg := "signature does not match"
 	switch {
-	case errors.Is(err, webhook.ErrMissingSignature):
+	case errors.Is(err, providers.ErrMissingSignature):
 		msg = "signature missing"
-	case errors.Is(err, webhook.ErrMalformedSignature):
+	case errors.Is(err, providers.ErrMalformedSignature):
 		msg = "signature header malformed"
 	}
 	return problem.Wrap(http.StatusUnauthorized, problem.CodeInvalidSignature, msg, err)

@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/pkg/consume"
+	"github.com/hookline/hookline/pkg/tracing"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // ErrUnavailable means JetStream did not acknowledge the message in time, or NATS is down. The
@@ -249,4 +251,45 @@ func (p *Publisher) Flush(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("flush publishes (%d pending): %w", p.js.PublishAsyncPending(), ctx.Err())
 	}
+}
+
+// Publish outcomes (a stored request's hookline.outcome).
+const (
+	OutcomeStored    = "stored"
+	OutcomeDuplicate = "duplicate"
+	OutcomeSpooled   = "spooled"
+)
+
+// SpooledStream is the stream name in the PubAck of a message the outage spool took instead of
+// JetStream.
+const SpooledStream = "spool"
+
+// Outcome names what a publish's ack says: stored, duplicate (JetStream had the msg id) or
+// spooled (in the outage spool, not yet in JetStream); "" without an ack.
+func Outcome(ack *jetstream.PubAck) string {
+	switch {
+	case ack == nil:
+		return ""
+	case ack.Stream == SpooledStream:
+		return OutcomeSpooled
+	case ack.Duplicate:
+		return OutcomeDuplicate
+	}
+	return OutcomeStored
+}
+
+// EndSpan records a publish on its (producer) span and ends it: the subject, the stream
+// sequence when JetStream stored it, the outcome, or the error.
+func EndSpan(span trace.Span, subject string, ack *jetstream.PubAck, outcome string, err error) {
+	if span.IsRecording() {
+		span.SetAttributes(tracing.AttrMessagingSystem.String("nats"), tracing.AttrMessagingDest.String(subject))
+		if outcome != "" {
+			span.SetAttributes(tracing.AttrOutcome.String(outcome))
+		}
+		if ack != nil && ack.Sequence > 0 {
+			span.SetAttributes(tracing.AttrStreamSequence.Int64(int64(ack.Sequence))) //nolint:gosec // a stream sequence fits
+		}
+		tracing.Fail(span, err)
+	}
+	span.End()
 }

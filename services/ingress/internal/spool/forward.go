@@ -47,7 +47,7 @@ func (p *spooling) Publish(ctx context.Context, msg *nats.Msg, msgID string) (*j
 		return nil, fmt.Errorf("%w: %w", publish.ErrUnavailable, err)
 	}
 	// Spooled: not yet in JetStream. The ack carries no stream sequence.
-	return &jetstream.PubAck{Stream: "spool"}, nil
+	return &jetstream.PubAck{Stream: publish.SpooledStream}, nil
 }
 
 // AsyncPublisher is the part of jetstream.JetStream the forwarder uses.

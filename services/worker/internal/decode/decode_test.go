@@ -92,9 +92,9 @@ func TestDecode(t *testing.T) {
 }
 
 func TestDecodeSignatureVectors(t *testing.T) {
-	// The repository's one copy of the contract's signature vectors lives with the signature
-	// schemes in pkg/webhook.
-	raw, err := os.ReadFile("../../../../pkg/webhook/testdata/signature-vectors.json")
+	// The repository's copy of the contract's signature vectors lives with the provider
+	// registry in pkg/providers/all (each provider folder keeps its own entry).
+	raw, err := os.ReadFile("../../../../pkg/providers/all/testdata/signature-vectors.json")
 	if err != nil {
 		t.Fatalf("signature vectors: %v", err)
 	}

@@ -13,12 +13,15 @@ import (
 	"github.com/hookline/hookline/pkg/providers"
 	"github.com/hookline/hookline/pkg/providers/all"
 	"github.com/hookline/hookline/pkg/streams"
+	"github.com/hookline/hookline/pkg/tracing"
 	"github.com/hookline/hookline/services/worker/internal/decode"
 	"github.com/hookline/hookline/services/worker/internal/events"
 	"github.com/hookline/hookline/services/worker/internal/metrics"
 	"github.com/hookline/hookline/services/worker/internal/orders"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -63,6 +66,9 @@ type Options struct {
 	// handling at once, as if the process had died there (tests simulate crashes this way).
 	AfterApply   func() error
 	AfterPublish func() error
+	// Tracing starts the message's spans (nil: export off; the trace context still travels from
+	// the WEBHOOKS message to the canonical events).
+	Tracing *tracing.Tracing
 }
 
 // Handler handles WEBHOOKS messages.
@@ -107,24 +113,98 @@ func ReceivedAt(hdr nats.Header, fallback time.Time) time.Time {
 	return fallback
 }
 
-// Handle handles one message. nil means ack; see package consume for the errors.
+// Span names of one message's handling (contract section 9).
+const (
+	SpanProcess = "process " + streams.Webhooks
+	SpanDecode  = "decode"
+	SpanApply   = "apply"
+	SpanPublish = "publish " + streams.Orders
+)
+
+// Outcomes of a message's span besides the record kinds (applied, stale, rejected, duplicate).
+const (
+	OutcomeUnknown    = "unknown" // event type not handled
+	OutcomeMixed      = "mixed"   // items with different kinds
+	OutcomeRetry      = "retry"
+	OutcomeDeadLetter = "dead_letter"
+	OutcomeError      = "error"
+)
+
+// Handle handles one message. nil means ack; see package consume for the errors. Its span
+// continues the message's traceparent (the ingress's publish span); each canonical event it
+// publishes carries a traceparent of the same trace.
 func (h *Handler) Handle(ctx context.Context, msg jetstream.Msg) error {
+	ctx, span := h.o.Tracing.StartFrom(ctx, tracing.NATSCarrier(msg.Headers()), SpanProcess, trace.SpanKindConsumer)
+	defer span.End()
+	var info spanInfo
+	err := h.handle(ctx, msg, &info)
+	if span.IsRecording() {
+		info.record(span, err)
+	}
+	return err
+}
+
+// spanInfo is what a message's span learns on the way.
+type spanInfo struct {
+	provider, tenant, eventID, orderID string
+	seq, deliveries                    uint64
+	outcome                            string
+	canonical                          []string
+}
+
+func (in *spanInfo) record(span trace.Span, err error) {
+	var retry *consume.RetryError
+	var dead *consume.DeadLetterError
+	switch {
+	case errors.As(err, &dead):
+		in.outcome = OutcomeDeadLetter
+	case errors.As(err, &retry):
+		in.outcome = OutcomeRetry
+	case err != nil:
+		in.outcome = OutcomeError
+	}
+	span.SetAttributes(tracing.AttrMessagingSystem.String("nats"), tracing.AttrMessagingDest.String(streams.Webhooks))
+	for _, kv := range []attribute.KeyValue{tracing.AttrProvider.String(in.provider), tracing.AttrTenant.String(in.tenant),
+		tracing.AttrEventID.String(in.eventID), tracing.AttrOrderID.String(in.orderID), tracing.AttrOutcome.String(in.outcome)} {
+		if kv.Value.AsString() != "" {
+			span.SetAttributes(kv)
+		}
+	}
+	if in.seq > 0 {
+		span.SetAttributes(tracing.AttrStreamSequence.Int64(int64(in.seq)), tracing.AttrDeliveries.Int64(int64(in.deliveries))) //nolint:gosec // they fit
+	}
+	if len(in.canonical) > 0 {
+		span.SetAttributes(tracing.AttrCanonicalEventID.StringSlice(in.canonical))
+	}
+	tracing.Fail(span, err)
+}
+
+func (h *Handler) handle(ctx context.Context, msg jetstream.Msg, info *spanInfo) error {
 	meta, err := msg.Metadata()
 	if err != nil {
 		return fmt.Errorf("message metadata: %w", err)
 	}
+	info.seq, info.deliveries = meta.Sequence.Stream, meta.NumDelivered
 	provider, tenant, err := streams.ParseWebhookSubject(msg.Subject())
 	if err != nil {
 		return consume.DeadLetter(ReasonMalformed, err, nil)
 	}
+	info.provider, info.tenant = provider, tenant
 	hdr := msg.Headers()
 	receivedAt := ReceivedAt(hdr, meta.Timestamp)
+	info.eventID = hdr.Get(streams.HeaderEventID)
+	_, dspan := h.o.Tracing.Start(ctx, SpanDecode, trace.SpanKindInternal)
 	ev, err := decode.Decode(h.o.Providers.For(provider), decode.Input{
-		Provider: provider, Tenant: tenant, EventID: hdr.Get(streams.HeaderEventID),
+		Provider: provider, Tenant: tenant, EventID: info.eventID,
 		EventType: hdr.Get(streams.HeaderEventType), Body: msg.Data(), Fallback: receivedAt,
 	})
+	if !errors.Is(err, decode.ErrUnhandled) {
+		tracing.Fail(dspan, err)
+	}
+	dspan.End()
 	switch {
 	case errors.Is(err, decode.ErrUnhandled):
+		info.outcome = OutcomeUnknown
 		h.o.Metrics.Outcomes.WithLabelValues(provider, metrics.KindUnknown).Inc()
 		h.o.Log.Debug("event type not handled, acked", zap.String("provider", provider), zap.String("tenant", tenant),
 			zap.String("event_id", hdr.Get(streams.HeaderEventID)), zap.Uint64("seq", meta.Sequence.Stream), zap.Error(err))
@@ -133,6 +213,10 @@ func (h *Handler) Handle(ctx context.Context, msg jetstream.Msg) error {
 		return consume.DeadLetter(ReasonMalformed, err, nil)
 	}
 
+	info.orderID = ev.OrderID
+	if ev.SourceEventID != "" {
+		info.eventID = ev.SourceEventID
+	}
 	lc := h.o.Book.For(provider)
 	req := orders.Request{
 		Tenant: tenant, Provider: provider, OrderID: ev.OrderID, SourceEventID: ev.SourceEventID,
@@ -150,7 +234,20 @@ func (h *Handler) Handle(ctx context.Context, msg jetstream.Msg) error {
 			return consume.DeadLetter(ReasonMalformed, err, nil)
 		}
 	}
-	res, err := h.o.Store.Apply(ctx, req)
+	actx, aspan := h.o.Tracing.Start(ctx, SpanApply, trace.SpanKindInternal)
+	res, err := h.o.Store.Apply(actx, req)
+	tracing.Fail(aspan, err)
+	if aspan.IsRecording() && err == nil {
+		for _, out := range res.Outcomes {
+			kind := string(out.Record.Kind)
+			if out.Recorded {
+				kind = metrics.KindDuplicate
+			}
+			aspan.AddEvent("unit", trace.WithAttributes(tracing.AttrItemID.String(out.ItemID), tracing.AttrOutcome.String(kind),
+				tracing.AttrVersion.Int64(out.Record.Version)))
+		}
+	}
+	aspan.End()
 	if err != nil {
 		if errors.Is(err, orders.ErrUnavailable) {
 			return h.outage(meta.NumDelivered, err)
@@ -169,8 +266,10 @@ func (h *Handler) Handle(ctx context.Context, msg jetstream.Msg) error {
 		switch {
 		case out.Recorded:
 			h.o.Metrics.Outcomes.WithLabelValues(provider, metrics.KindDuplicate).Inc()
+			info.addOutcome(metrics.KindDuplicate)
 		default:
 			h.o.Metrics.Outcomes.WithLabelValues(provider, string(rec.Kind)).Inc()
+			info.addOutcome(string(rec.Kind))
 			if st := req.Units[i].Status; !st.Known {
 				h.o.Metrics.UnknownStatus.WithLabelValues(provider).Inc()
 				h.o.Log.Info("status outside the lifecycle, kept as UNSPECIFIED", zap.String("provider", provider),
@@ -198,7 +297,21 @@ func (h *Handler) Handle(ctx context.Context, msg jetstream.Msg) error {
 		msgs = append(msgs, m)
 	}
 	if len(msgs) > 0 {
-		if err := h.o.Publisher.Publish(ctx, msgs); err != nil {
+		pctx, pspan := h.o.Tracing.Start(ctx, SpanPublish, trace.SpanKindProducer)
+		for _, m := range msgs {
+			tracing.Inject(pctx, m.Header) // each canonical event continues the webhook's trace
+			if pspan.IsRecording() {
+				info.canonical = append(info.canonical, m.Header.Get(streams.HeaderMsgID))
+			}
+		}
+		err := h.o.Publisher.Publish(pctx, msgs)
+		if pspan.IsRecording() {
+			pspan.SetAttributes(tracing.AttrMessagingSystem.String("nats"), tracing.AttrMessagingDest.String(streams.Orders),
+				tracing.AttrCanonicalEventID.StringSlice(info.canonical))
+			tracing.Fail(pspan, err)
+		}
+		pspan.End()
+		if err != nil {
 			return h.outage(meta.NumDelivered, err)
 		}
 		if h.o.AfterPublish != nil {
@@ -218,4 +331,15 @@ func (h *Handler) Handle(ctx context.Context, msg jetstream.Msg) error {
 			zap.String("order_id", ev.OrderID), zap.Uint64("seq", req.Seq), zap.Int("published", len(msgs)))
 	}
 	return nil
+}
+
+// addOutcome folds one unit's kind into the message's outcome: the kind when every unit has the
+// same, else mixed.
+func (in *spanInfo) addOutcome(kind string) {
+	switch in.outcome {
+	case "", kind:
+		in.outcome = kind
+	default:
+		in.outcome = OutcomeMixed
+	}
 }

@@ -1,4 +1,4 @@
-package webhook_test
+package standardwebhooks_test
 
 import (
 	"errors"
@@ -7,7 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookline/hookline/pkg/webhook"
+	"github.com/hookline/hookline/pkg/providers"
+	"github.com/hookline/hookline/pkg/providers/standardwebhooks"
 )
 
 func TestStandardHeadersSvix(t *testing.T) {
@@ -32,12 +33,12 @@ func TestStandardHeadersSvix(t *testing.T) {
 			for k, v := range tt.give {
 				h.Set(k, v)
 			}
-			id, ts, sig := webhook.StandardHeaders(h)
+			id, ts, sig := standardwebhooks.Headers(h)
 			if id != tt.wantID || ts != tt.wantTS || sig != tt.wantSig {
-				t.Fatalf("StandardHeaders = %q %q %q, want %q %q %q", id, ts, sig, tt.wantID, tt.wantTS, tt.wantSig)
+				t.Fatalf("Headers = %q %q %q, want %q %q %q", id, ts, sig, tt.wantID, tt.wantTS, tt.wantSig)
 			}
-			if got := webhook.StandardID(h); got != tt.wantID {
-				t.Fatalf("StandardID = %q, want %q", got, tt.wantID)
+			if got := standardwebhooks.ID(h); got != tt.wantID {
+				t.Fatalf("ID = %q, want %q", got, tt.wantID)
 			}
 		})
 	}
@@ -45,26 +46,26 @@ func TestStandardHeadersSvix(t *testing.T) {
 
 func TestStandardVerifySvixHeaders(t *testing.T) {
 	secret := []byte("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
-	key, err := webhook.StandardKey(secret)
+	key, err := standardwebhooks.Key(secret)
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Unix(1_700_000_000, 0)
 	body := []byte(`{"type":"x"}`)
-	v, err := webhook.NewStandard([][]byte{secret}, 0, func() time.Time { return now })
+	v, err := standardwebhooks.NewVerifier([][]byte{secret}, 0, func() time.Time { return now })
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig := webhook.SignStandard(key, "msg_1", now, body)
+	sig := standardwebhooks.Sign(key, "msg_1", now, body)
 	tests := []struct {
 		name string
 		give map[string]string
 		want error
 	}{
 		{"svix trio", map[string]string{"svix-id": "msg_1", "svix-timestamp": strconv.FormatInt(now.Unix(), 10), "svix-signature": sig}, nil},
-		{"svix trio, other id", map[string]string{"svix-id": "msg_2", "svix-timestamp": strconv.FormatInt(now.Unix(), 10), "svix-signature": sig}, webhook.ErrSignatureMismatch},
-		{"svix trio without signature", map[string]string{"svix-id": "msg_1", "svix-timestamp": strconv.FormatInt(now.Unix(), 10)}, webhook.ErrMissingSignature},
-		{"svix signature with a webhook-id present is not read", map[string]string{"webhook-id": "msg_1", "svix-id": "msg_1", "svix-timestamp": strconv.FormatInt(now.Unix(), 10), "svix-signature": sig}, webhook.ErrMissingSignature},
+		{"svix trio, other id", map[string]string{"svix-id": "msg_2", "svix-timestamp": strconv.FormatInt(now.Unix(), 10), "svix-signature": sig}, providers.ErrSignatureMismatch},
+		{"svix trio without signature", map[string]string{"svix-id": "msg_1", "svix-timestamp": strconv.FormatInt(now.Unix(), 10)}, providers.ErrMissingSignature},
+		{"svix signature with a webhook-id present is not read", map[string]string{"webhook-id": "msg_1", "svix-id": "msg_1", "svix-timestamp": strconv.FormatInt(now.Unix(), 10), "svix-signature": sig}, providers.ErrMissingSignature},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
