@@ -21,10 +21,10 @@
 #   2. kill -9 a Redis primary, wait until its replica took over, start the killed node again (it
 #      rejoins as a replica) and wait until every primary has a replica in sync again;
 #   3. stop all three NATS servers (CHAOS_OUTAGE_SIGNAL, TERM) for CHAOS_OUTAGE seconds (90, --short
-#      20: Bunjang gives up after about 60 s) while the ingresses answer from their spools; during
-#      it kill -9 ingress-1 once its spool holds webhooks (hookline_spool_messages > 0) and start
-#      it again on the same spool dir, which must hold at least what it held before the kill; then
-#      start NATS again and wait until both spools are forwarded.
+#      20: Bunjang gives up after about 60 s) while the ingresses answer from their spools; a third
+#      into it kill -9 ingress-1 once its spool holds webhooks (hookline_spool_messages > 0) and
+#      start it again on the same spool dir, which must hold at least what it held before the
+#      kill; then start NATS again and wait until both spools are forwarded.
 # Then it waits for both spools and the worker consumer to drain and runs `hookline verify`; it
 # fails on any lost, duplicated or wrong-state order, on a message in the DLQ, on a request never
 # acknowledged, on a spool not empty, on a service that died by itself, or when the bench got
@@ -179,6 +179,7 @@ at 35
 s=$(now_ms)
 for n in 1 2 3; do stop "nats-$n" "$OUTAGE_SIG"; done
 event "NATS: all three servers down; they stay down ${OUTAGE}s"
+until_ms $((s + OUTAGE * 1000 / 3)) # a third into the outage: the spool holds thousands by then
 deadline=$((s + OUTAGE * 500))
 while held=$(spooled ingress-1) && [ "${held:-0}" -le 0 ]; do
   [ "$(now_ms)" -lt "$deadline" ] || die "ingress-1 spooled nothing in the first half of the NATS outage"
