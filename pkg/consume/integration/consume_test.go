@@ -551,9 +551,11 @@ func TestRunResumesWhenTheFlowBreaks(t *testing.T) {
 }
 
 // The whole NATS cluster goes down and comes back: the pull request the loop had parked, and
-// the one it sends on reconnecting (before the durable has a leader again), are lost with the
-// servers. The loop must notice from the missing heartbeats and pull again within seconds, not
-// after nats.go's default of twice a 15 s heartbeat.
+// the one it sends on reconnecting (to a server without JetStream quorum yet), are lost with the
+// servers. The loop must notice from the missing heartbeats and pull again, every few seconds
+// until the cluster answers, instead of after nats.go's default of twice a 15 s heartbeat (seen
+// in scripts/chaos-cluster.sh: the workers idle 30 s after NATS came back). Whether the pull is
+// lost depends on timing, so this does not always show the old stall; the bound stays under it.
 func TestRunResumesAfterTheWholeClusterRestarts(t *testing.T) {
 	c := testkit.StartNATSCluster(t, 3)
 	_, js := c.Conn(t)
@@ -591,12 +593,12 @@ func TestRunResumesAfterTheWholeClusterRestarts(t *testing.T) {
 	// One server first: the loop's connection reconnects to it and pulls while there is no
 	// JetStream quorum, so that pull request is lost.
 	c.StartServer("n1")
-	time.Sleep(8 * time.Second)
+	time.Sleep(3 * time.Second)
 	c.RestartAll()
 	c.WaitForCurrent(js, streams.Webhooks, "test", 30*time.Second)
 	publish("after")
-	// A lost pull is noticed by the missing heartbeats: nats.go's default (15 s) 30 s after the
-	// reconnect, some 20 s from here; the loop's (3 s) within 6 s, again as long as the cluster
-	// is not back. The bound leaves room for a busy machine.
-	eventually(t, 12*time.Second, "the message after the outage handled", func() bool { return h.numCalls() == 2 })
+	// A lost pull is noticed after two missed heartbeats, with the loop's 3 s heartbeat within
+	// 6 s, again while NATS 2.9 is still settling its leaders; the bound leaves room for a busy
+	// machine.
+	eventually(t, 22*time.Second, "the message after the outage handled", func() bool { return h.numCalls() == 2 })
 }
