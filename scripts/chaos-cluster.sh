@@ -61,7 +61,7 @@ services=(ingress-1 ingress-2 worker-1 worker-2 dispatcher)
 
 read -r HTTP_ingress_1 HTTP_ingress_2 ADMIN_ingress_1 ADMIN_ingress_2 ADMIN_worker_1 ADMIN_worker_2 ADMIN_dispatcher <<<"$(free_ports 7)"
 [ -n "${ADMIN_dispatcher:-}" ] || die "could not find free ports"
-export HOOKLINE_PETSTORE_SECRETS=chaos-petstore-secret HOOKLINE_BUNJANG_SECRETS=chaos-bunjang-secret
+export HOOKLINE_PETSTORE_SECRETS=chaos-petstore-secret HOOKLINE_BUNJANG_SECRETS=chaos-bunjang-secret HOOKLINE_SHOPIFY_SECRETS=chaos-shopify-secret
 export HOOKLINE_JWT_SECRET=chaos-jwt-secret HOOKLINE_CALLBACK_SECRET=chaos-callback-secret
 export HOOKLINE_LOG_LEVEL=info HOOKLINE_STREAM_REPLICAS=3 HOOKLINE_REDIS_MIN_REPLICAS=1
 # Worker: as in scripts/chaos.sh, a kill -9'd worker's messages come back after 5 s, outages are
@@ -144,7 +144,7 @@ leader=$(wait_nats_stream_current WEBHOOKS 60) || die "WEBHOOKS has no leader wi
 log "pipeline ready; WEBHOOKS leader $leader"
 
 log "load: $SECS s at $RATE req/s over both ingresses, $CONNS connections, up to $RETRIES retries per request"
-start_load -target "http://127.0.0.1:$HTTP_ingress_1,http://127.0.0.1:$HTTP_ingress_2" -c "$CONNS" -dup 0.1 -shuffle 0.3 \
+start_load -target "http://127.0.0.1:$HTTP_ingress_1,http://127.0.0.1:$HTTP_ingress_2" -c "$CONNS" -petstore 0.4 -bunjang 0.4 -shopify 0.2 -dup 0.1 -shuffle 0.3 \
   -retries "$RETRIES" -nats "$NATS_URL" -oracle "$work/oracle.json"
 
 # 1. The WEBHOOKS stream leader.
@@ -210,5 +210,5 @@ failed=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["faile
 extra=()
 [ "$failed" = 0 ] || extra+=("$failed requests never acknowledged (the spool should answer every one)")
 judge "${extra[@]}"
-render_section "$SECS s of \`hookline bench -rate $RATE -c $CONNS -dup 0.1 -shuffle 0.3 -retries $RETRIES\` against two ingresses (outage spool on; requests take turns, a retry goes to the other one), two workers and a dispatcher, on a 3-node NATS cluster (R3 streams) and a Redis Cluster of 3 primaries and 3 replicas (AOF, \`HOOKLINE_REDIS_MIN_REPLICAS=1\`); the killed stream leader stays down $DOWN s, all of NATS ${OUTAGE} s (SIG$OUTAGE_SIG)."
+render_section "$SECS s of \`hookline bench -rate $RATE -c $CONNS -petstore 0.4 -bunjang 0.4 -shopify 0.2 -dup 0.1 -shuffle 0.3 -retries $RETRIES\` against two ingresses (outage spool on; requests take turns, a retry goes to the other one), two workers and a dispatcher, on a 3-node NATS cluster (R3 streams) and a Redis Cluster of 3 primaries and 3 replicas (AOF, \`HOOKLINE_REDIS_MIN_REPLICAS=1\`); the killed stream leader stays down $DOWN s, all of NATS ${OUTAGE} s (SIG$OUTAGE_SIG)."
 publish_section chaos-cluster

@@ -49,7 +49,7 @@ read -r NATS_PORT NATS_MON REDIS_PORT HTTP_PORT INGRESS_ADMIN DISPATCHER_ADMIN W
 [ -n "${WORKER2_ADMIN:-}" ] || die "could not find free ports"
 NATS_URL=nats://127.0.0.1:$NATS_PORT
 export NATS_URL REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
-export HOOKLINE_PETSTORE_SECRETS=chaos-petstore-secret HOOKLINE_BUNJANG_SECRETS=chaos-bunjang-secret
+export HOOKLINE_PETSTORE_SECRETS=chaos-petstore-secret HOOKLINE_BUNJANG_SECRETS=chaos-bunjang-secret HOOKLINE_SHOPIFY_SECRETS=chaos-shopify-secret
 export HOOKLINE_JWT_SECRET=chaos-jwt-secret HOOKLINE_CALLBACK_SECRET=chaos-callback-secret
 export HOOKLINE_LOG_LEVEL=info
 # Worker: a kill -9'd worker's messages come back after 5 s; outages (NATS or Redis down) are
@@ -109,7 +109,7 @@ for name in ingress worker-1 worker-2 dispatcher; do await_ready "$name"; done
 log "pipeline ready"
 
 log "load: $SECS s at $RATE req/s, $CONNS connections, up to $RETRIES retries per request"
-start_load -target "http://127.0.0.1:$HTTP_PORT" -c "$CONNS" -dup 0.1 -shuffle 0.3 -retries "$RETRIES" \
+start_load -target "http://127.0.0.1:$HTTP_PORT" -c "$CONNS" -petstore 0.4 -bunjang 0.4 -shopify 0.2 -dup 0.1 -shuffle 0.3 -retries "$RETRIES" \
   -nats "$NATS_URL" -oracle "$work/oracle.json"
 
 at 15
@@ -138,5 +138,5 @@ recovered "$s" worker-1 worker-2   # the dispatcher does not use Redis
 finish_load
 verify_run "http://127.0.0.1:$WORKER2_ADMIN" "$NATS_URL"
 judge
-render_section "$SECS s of \`hookline bench -rate $RATE -c $CONNS -dup 0.1 -shuffle 0.3 -retries $RETRIES\` against one ingress, two workers and a dispatcher; killed servers stay down $DOWN s."
+render_section "$SECS s of \`hookline bench -rate $RATE -c $CONNS -petstore 0.4 -bunjang 0.4 -shopify 0.2 -dup 0.1 -shuffle 0.3 -retries $RETRIES\` against one ingress, two workers and a dispatcher; killed servers stay down $DOWN s."
 publish_section chaos
