@@ -10,11 +10,20 @@
 # redis-cli and Go. Load: `hookline bench` (closed loop: -c requests in flight; fixed rate:
 # latency from the intended send time), on the same cores as everything else.
 #
-#   scripts/bench-cluster.sh [seconds per run] [worker events per run] [worker runs]
+#   scripts/bench-cluster.sh [--only ingress|spool|worker] [seconds per run] [worker events per run] [worker runs]
+#
+# --only runs one part and prints its figures without touching BENCHMARKS.md (a trial, or a
+# rerun of one part while tuning it); the section is only written by a full run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 source scripts/cluster-lib.sh
+ONLY=""
+if [ "${1:-}" = --only ]; then
+  ONLY=${2:?--only needs ingress, spool or worker}; shift 2
+  case $ONLY in ingress|spool|worker) ;; *) echo "--only: want ingress, spool or worker, got $ONLY" >&2; exit 2;; esac
+fi
+runs() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
 SECS=${1:-20}
 N=${2:-100000}
 RUNS=${3:-3}
@@ -70,6 +79,7 @@ ingress_round() {
 }
 
 # 1. R1 on one server, R3 on a 3-node cluster.
+if runs ingress; then
 NATS_PORT=$(free_port)
 nats-server -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$work/nats" >"$work/nats.log" 2>&1 &
 NATS_PID=$!; pids+=("$NATS_PID")
@@ -79,26 +89,40 @@ stop "$NATS_PID"
 start_nats_cluster 3
 ingress_round R3 "$NATS_CLUSTER_URL" 3
 stop "${NATS_CLUSTER_PIDS[@]}"
+fi
 
 # 2. The spool engaged: nothing listens on NATS_URL's port.
+if runs spool; then
+# The disk's floor in the same sitting: one 4 KiB page written and fdatasync'd (a bbolt commit
+# is two of those), median of 5 runs.
+fsync_us=$(go test -run '^$' -bench 'Fdatasync/page$' -benchtime 1000x -count 5 ./services/ingress/internal/spool/ |
+  awk '/^BenchmarkFdatasync/ {print $3}' | sort -n | awk '{v[NR]=$1} END {printf "%.0f", v[int((NR+1)/2)]/1000}')
 closed=$(free_port)
 start_ingress spool NATS_URL="nats://127.0.0.1:$closed" HOOKLINE_SPOOL_DIR="$work/spool" HOOKLINE_STREAM_REPLICAS=3
 read -r s_frps s_fp99 s_fok s_ffail _ < <(load spool-rate -rate 1000 -c 32)
 read -r s_crps s_cp99 s_cok s_cfail _ < <(load spool-closed -c "$CONNS")
-spooled=$(curl -sf "http://127.0.0.1:$IADM/metrics" | awk '/^hookline_spool_messages / {print $2}')
+curl -sf "http://127.0.0.1:$IADM/metrics" >"$work/spool-metrics.txt"
+spooled=$(awk '/^hookline_spool_messages / {print $2}' "$work/spool-metrics.txt")
 stop "$INGRESS_PID"
 spool_check="yes: $spooled spooled for $((s_fok + s_cok)) acknowledged"
 [ "${spooled%.*}" -ge $((s_fok + s_cok)) ] || spool_check="NO: $spooled spooled for $((s_fok + s_cok)) acknowledged"
-echo "spool: 1000 req/s p99 $s_fp99 ms; closed loop $s_crps req/s (p99 $s_cp99 ms); $spool_check" >&2
+commits=$(awk '/^hookline_spool_commits_total / {printf "%.0f", $2}' "$work/spool-metrics.txt")
+per_commit=$(awk -v m="${spooled%.*}" -v c="$commits" 'BEGIN {printf "%.1f", (c > 0) ? m / c : 0}')
+echo "spool: 1000 req/s p99 $s_fp99 ms; closed loop $s_crps req/s (p99 $s_cp99 ms); $spool_check; $commits commits ($per_commit per commit); fdatasync $fsync_us µs" >&2
+fi
 
 # 3. The worker on single Redis and on a Redis Cluster 3+3 (without WAIT and with WAIT 1, the
 # default when the primaries have replicas).
+if runs worker; then
 HOOKLINE_TEST_NATS=binary go test -run '^$' -bench 'BenchmarkWorkerThroughput$|BenchmarkWorkerDurability/cluster' \
   -benchtime "${N}x" -count "$RUNS" ./services/worker/app | tee "$work/worker.out" >&2
 read -r w_single w_c0 w_c1 < <(awk '
   /^Benchmark/ { for (i = 1; i <= NF; i++) if ($(i+1) == "events/s") {
       k = $1 ~ /wait=1/ ? "c1" : ($1 ~ /wait=0/ ? "c0" : "s"); sum[k] += $i; n[k]++ } }
   END { printf "%.0f %.0f %.0f\n", sum["s"]/n["s"], sum["c0"]/n["c0"], sum["c1"]/n["c1"] }' "$work/worker.out")
+echo "worker: single $w_single events/s, cluster no WAIT $w_c0, WAIT 1 $w_c1" >&2
+fi
+[ -z "$ONLY" ] || exit 0 # one part: its figures are on stderr above, BENCHMARKS.md is left alone
 
 # verdict VALUE OP TARGET UNIT: "met" or the distance to the target.
 verdict() {
@@ -131,7 +155,7 @@ Spool engaged (\`HOOKLINE_SPOOL_DIR\` set, \`NATS_URL\` on a port where nothing 
 | 1 000 req/s for ${SECS}s | $s_frps | $s_fp99 | $s_ffail | p99 ≤ 20 ms: $(verdict "$s_fp99" "<=" 20 " ms") |
 | closed loop, $CONNS in flight, ${SECS}s | $s_crps | $s_cp99 | $s_cfail | ≥ 5 000 req/s: $(verdict "$s_crps" ">=" 5000 " req/s") |
 
-Every acknowledged webhook in the spool (\`hookline_spool_messages\`): $spool_check.
+Every acknowledged webhook in the spool (\`hookline_spool_messages\`): $spool_check, in $commits synced transactions ($per_commit webhooks per commit, \`hookline_spool_commits_total\`). The disk's floor in this sitting: one 4 KiB page written and \`fdatasync\`'d takes $fsync_us µs (median; \`go test -bench Fdatasync/page ./services/ingress/internal/spool/\`); a commit is two of them, so a lone webhook waits at least about $((2 * fsync_us)) µs, and the rate is bounded by (webhooks per commit) / (commit time).
 
 Worker, one process (\`HOOKLINE_TEST_NATS=binary go test -run '^\$' -bench 'BenchmarkWorkerThroughput\$|BenchmarkWorkerDurability/cluster' -benchtime ${N}x -count $RUNS ./services/worker/app\`; mean of $RUNS runs over $N pre-published Petstore events):
 

@@ -31,6 +31,7 @@ import (
 	ordersv1 "github.com/hookline/hookline/proto/gen/hookline/orders/v1"
 	ingressapp "github.com/hookline/hookline/services/ingress/app"
 	workerapp "github.com/hookline/hookline/services/worker/app"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 )
@@ -376,6 +377,30 @@ func TestShopify(t *testing.T) {
 			t.Fatalf("%v duplicate outcomes: the resend reached the worker", d)
 		}
 
+		// Shopify retries for 4 hours, far past the duplicate window: a retry stored again (a new
+		// Nats-Msg-Id, the same X-Shopify-Webhook-Id) is a duplicate for the worker, no second effect.
+		again := nats.NewMsg(raw.Subject)
+		for k, v := range raw.Header {
+			again.Header[k] = v
+		}
+		again.Header.Set(jetstream.MsgIDHeader, "shopify:default:dup-1:after-the-window")
+		again.Data = raw.Data
+		if _, err := p.js.PublishMsg(context.Background(), again); err != nil {
+			t.Fatal(err)
+		}
+		p.eventuallyOutcomes(t, "shopify", "duplicate", 1)
+		if o := p.order("shopify", "1001", "", 1); o.Version != 1 || o.Status != "PLACED" {
+			t.Fatalf("order after the late retry = %+v, want PLACED version 1", o)
+		}
+		var canonical int
+		for _, m := range testkit.StreamMsgs(t, context.Background(), p.js, streams.Orders) {
+			if m.Header.Get(jetstream.MsgIDHeader) == "shopify:default:dup-1" {
+				canonical++
+			}
+		}
+		if canonical != 1 {
+			t.Fatalf("ORDERS holds %d canonical events of webhook dup-1, want 1", canonical)
+		}
 	})
 
 	t.Run("create paid fulfilled is SHIPPED v3", func(t *testing.T) {

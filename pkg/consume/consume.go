@@ -262,10 +262,21 @@ const (
 	resumeInfoWait   = 5 * time.Second
 )
 
+// Pull requests of the message flow: each lives pullExpiry and asks the server for a heartbeat
+// every pullHeartbeat while it waits. Two missed heartbeats end the flow and Run opens a new one,
+// so a pull request lost with a server (a whole cluster restarting: the pull sent on
+// reconnecting reaches a server whose durable has no leader yet) stalls the loop about 6 s, not
+// the 30 s of nats.go's defaults (30 s expiry, 15 s heartbeat).
+const (
+	pullExpiry    = 10 * time.Second
+	pullHeartbeat = 3 * time.Second
+)
+
 // flow runs the workers over one message iterator until it ends, and returns why it ended
 // (endErr), or err when it could not be opened.
 func (l *Loop) flow(ctx, hctx context.Context) (endErr, err error) {
-	it, err := l.cons.Messages(jetstream.PullMaxMessages(l.o.Batch))
+	it, err := l.cons.Messages(jetstream.PullMaxMessages(l.o.Batch), jetstream.PullExpiry(pullExpiry),
+		jetstream.PullHeartbeat(pullHeartbeat))
 	if err != nil {
 		return nil, fmt.Errorf("consume: %w", err)
 	}

@@ -3,7 +3,6 @@ package consumer
 import (
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/hookline/hookline/pkg/consume"
@@ -16,9 +15,12 @@ const (
 	DefaultDrainTimeout = consume.DefaultDrainTimeout
 )
 
-// DefaultBackoff is the redelivery delay after a failed delivery n (1-based): entry n-1, the last
-// one repeating.
-var DefaultBackoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, time.Minute, 5 * time.Minute}
+// DefaultBackoff returns the redelivery delays used without WithBackoff: after a failed delivery
+// n (1-based), entry n-1, the last one repeating. Each call returns a new slice (changing it
+// changes no default).
+func DefaultBackoff() []time.Duration {
+	return []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, time.Minute, 5 * time.Minute}
+}
 
 // Option configures New.
 type Option func(*settings)
@@ -43,7 +45,7 @@ func defaults() settings {
 	return settings{
 		concurrency:  1,
 		ackWait:      DefaultAckWait,
-		backoff:      slices.Clone(DefaultBackoff),
+		backoff:      DefaultBackoff(),
 		drainTimeout: DefaultDrainTimeout,
 		log:          slog.Default(),
 	}
@@ -84,7 +86,7 @@ func WithAckWait(d time.Duration) Option { return func(s *settings) { s.ackWait 
 func WithMaxDeliver(n int) Option { return func(s *settings) { s.maxDeliver = n } }
 
 // WithBackoff sets the delay before redelivering an event whose handler failed: delays[n-1]
-// after delivery n, the last entry repeating (default DefaultBackoff).
+// after delivery n, the last entry repeating (default DefaultBackoff()).
 func WithBackoff(delays ...time.Duration) Option {
 	return func(s *settings) { s.backoff = append([]time.Duration(nil), delays...) }
 }

@@ -54,3 +54,25 @@ func TestConsumerConfig(t *testing.T) {
 		})
 	}
 }
+
+// No exported mutable default (issue 11): changing what DefaultBackoff returns changes neither
+// the next call nor a new consumer's settings.
+func TestDefaultBackoffIsACopy(t *testing.T) {
+	got := DefaultBackoff()
+	want := []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, time.Minute, 5 * time.Minute}
+	if len(got) != len(want) {
+		t.Fatalf("DefaultBackoff() = %v, want %v", got, want)
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("DefaultBackoff() = %v, want %v", got, want)
+		}
+		got[i] = time.Hour
+	}
+	if again := DefaultBackoff(); again[0] != time.Second {
+		t.Fatalf("DefaultBackoff() after a caller changed its slice = %v", again)
+	}
+	if s := defaults(); s.backoff[0] != time.Second || s.backoffFor(1) != time.Second {
+		t.Fatalf("defaults().backoff = %v after a caller changed DefaultBackoff()'s slice", s.backoff)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +30,8 @@ const (
 	firstRetry     = 250 * time.Millisecond
 	maxRetry       = 5 * time.Second
 	attemptTimeout = 10 * time.Second
+	// reconnectPoll: how often a setup waiting out a NATS outage checks for the connection.
+	reconnectPoll = 100 * time.Millisecond
 )
 
 // ErrStoppedEarly means a component returned nil while the service was still meant to run.
@@ -75,6 +78,10 @@ type Env struct {
 	Admin     *admin.Server
 	AdminAddr net.Addr
 	Tracing   *tracing.Tracing
+	// SetUp is closed once Setup has succeeded and the ReadyCheck passes (at once without a
+	// Setup). A component that must not run before (the ingress's spool forwarder, whose drain
+	// is only "done" once the service is ready again) waits on it.
+	SetUp <-chan struct{}
 }
 
 // Parts are the service's own steps. Each is optional.
@@ -152,7 +159,7 @@ func (s Service) Run(ctx context.Context, build func(Env) (Parts, error)) error 
 		natsCheck = natsconn.CheckStream(nc, s.ReadyStream)
 	}
 	adm.AddCheck("nats", wrap(natsCheck))
-	var ready readiness
+	ready := readiness{done: make(chan struct{})}
 	if s.ReadyCheck != "" {
 		notReady := s.NotReady
 		if notReady == nil {
@@ -165,7 +172,7 @@ func (s Service) Run(ctx context.Context, build func(Env) (Parts, error)) error 
 			return nil
 		}))
 	}
-	parts, err := build(Env{Conn: nc, Admin: adm, AdminAddr: ln.Addr(), Tracing: tr})
+	parts, err := build(Env{Conn: nc, Admin: adm, AdminAddr: ln.Addr(), Tracing: tr, SetUp: ready.done})
 	if err != nil {
 		_ = ln.Close()
 		return errors.Join(err, s.stopTracing(ctx, tr))
@@ -273,8 +280,13 @@ func (s Service) start(ctx context.Context, nc *nats.Conn, p Parts, ready *readi
 	return comps, nil
 }
 
-// readiness is the ReadyCheck's state: not ready, ready, then stopping for good.
-type readiness struct{ state atomic.Int32 }
+// readiness is the ReadyCheck's state: not ready, ready, then stopping for good. done is closed
+// by the first set.
+type readiness struct {
+	state atomic.Int32
+	done  chan struct{}
+	once  sync.Once
+}
 
 const (
 	notReady int32 = iota
@@ -282,7 +294,11 @@ const (
 	stopping
 )
 
-func (r *readiness) set()        { r.state.CompareAndSwap(notReady, isReady) }
+func (r *readiness) set() {
+	r.state.CompareAndSwap(notReady, isReady)
+	r.once.Do(func() { close(r.done) })
+}
+
 func (r *readiness) stop()       { r.state.Store(stopping) }
 func (r *readiness) ready() bool { return r.state.Load() == isReady }
 
@@ -301,12 +317,34 @@ func (s Service) setup(ctx context.Context, nc *nats.Conn, fn func(context.Conte
 			return errors.Join(ctx.Err(), err)
 		}
 		s.Log.Warn(s.Name+" setup failed, retrying", zap.Duration("in", wait), zap.Error(err))
-		t := time.NewTimer(wait)
+		if werr := waitRetry(ctx, nc, wait); werr != nil {
+			return errors.Join(werr, err)
+		}
+	}
+}
+
+// waitRetry waits before the next setup attempt: up to d, or less when a connection that was
+// down comes up meanwhile (so the service is set up and ready right after an outage, not up to
+// maxRetry later). It returns ctx's error if ctx ends first.
+func waitRetry(ctx context.Context, nc *nats.Conn, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	var poll <-chan time.Time
+	if !nc.IsConnected() {
+		tick := time.NewTicker(reconnectPoll)
+		defer tick.Stop()
+		poll = tick.C
+	}
+	for {
 		select {
 		case <-ctx.Done():
-			t.Stop()
-			return errors.Join(ctx.Err(), err)
+			return ctx.Err()
 		case <-t.C:
+			return nil
+		case <-poll:
+			if nc.IsConnected() {
+				return nil
+			}
 		}
 	}
 }

@@ -368,3 +368,59 @@ func TestTracingFlushedOnShutdown(t *testing.T) {
 		})
 	}
 }
+
+// A setup waiting out a NATS outage retries as soon as the connection is back, not when its
+// backoff runs out; Env.SetUp stays open until setup succeeded and is closed once the service
+// is ready.
+func TestSetupRetriedAtReconnect(t *testing.T) {
+	n := testkit.StartNATS(t)
+	n.Stop()
+	core, logs := observer.New(zapcore.WarnLevel)
+	var attempts atomic.Int32
+	setUp := make(chan (<-chan struct{}), 1)
+	r := start(t, runtime.Service{Log: zap.New(core), NATSURL: n.URL, NATS: natsconn.Options{NoReconnectBuffer: true},
+		ReadyCheck: "bucket", NotReady: errNoBucket,
+	}, func(env runtime.Env) (runtime.Parts, error) {
+		setUp <- env.SetUp
+		return runtime.Parts{
+			Setup:             bucketSetup(env, &attempts),
+			SetupInBackground: true,
+			Start: func(context.Context) ([]runtime.Component, error) {
+				return []runtime.Component{{Name: "idle", Run: func(ctx context.Context) error { <-ctx.Done(); return nil }}}, nil
+			},
+		}, nil
+	})
+	done := <-setUp
+	var backoff time.Duration // the wait of the last failed attempt, once it is long
+	var failedAt time.Time
+	testkit.Eventually(t, 30*time.Second, "a setup retry waiting 4s or more", func() bool {
+		retries := logs.FilterMessage("test setup failed, retrying").All()
+		if len(retries) == 0 {
+			return false
+		}
+		last := retries[len(retries)-1]
+		d, _ := last.ContextMap()["in"].(time.Duration)
+		backoff, failedAt = d, last.Time
+		return d >= 4*time.Second
+	})
+	select {
+	case <-done:
+		t.Fatal("Env.SetUp closed before setup succeeded")
+	default:
+	}
+	n.Start()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Env.SetUp not closed after NATS came back")
+	}
+	if took := time.Since(failedAt); took >= backoff {
+		t.Errorf("set up %v after the last failure: it waited out its %v backoff instead of retrying at the reconnect", took, backoff)
+	}
+	if code := r.readyz(); code != http.StatusOK {
+		t.Errorf("/readyz once Env.SetUp is closed = %d, want 200", code)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatalf("Run = %v, want nil", err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/pkg/consume"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -145,13 +146,54 @@ func Configs(o Options) []jetstream.StreamConfig {
 	}
 }
 
+// EnsureAttemptTimeout bounds one create-or-update request of Ensure. When several clients
+// create the same clustered stream at the same moment (services starting together), NATS 2.9
+// forwards the losers' requests to a stream leader not elected yet, and nobody answers them;
+// their next attempt finds the stream and is answered at once, instead of the whole start
+// waiting out its context.
+const EnsureAttemptTimeout = time.Second
+
+// jsErrSubjectsOverlap is the JetStream API error code for "subjects overlap with an existing
+// stream": what NATS 2.9 also answers a creator that lost the race to a stream of the same name.
+const jsErrSubjectsOverlap jetstream.ErrorCode = 10065
+
+// overlapRetries is how often Ensure tries again after a subjects-overlap answer before it takes
+// it for a real conflict (another stream holding these subjects).
+const overlapRetries = 3
+
 // Ensure creates the streams, or updates them to the wanted definition, so every service can call
-// it at start in any order.
+// it at start in any order. A request unanswered within EnsureAttemptTimeout is sent again until
+// ctx ends; a subjects overlap is retried a few times (the other creator's stream then updates).
 func Ensure(ctx context.Context, js jetstream.JetStream, o Options) error {
 	for _, cfg := range Configs(o) {
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+		if err := ensureOne(ctx, js, cfg); err != nil {
 			return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
 		}
 	}
 	return nil
+}
+
+func ensureOne(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {
+	overlaps := 0
+	for {
+		actx, cancel := context.WithTimeout(ctx, EnsureAttemptTimeout)
+		_, err := js.CreateOrUpdateStream(actx, cfg)
+		cancel()
+		var apiErr *jetstream.APIError
+		switch {
+		case err == nil || ctx.Err() != nil:
+			return err
+		case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout):
+			// Unanswered: ask again.
+		case errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrSubjectsOverlap && overlaps < overlapRetries:
+			overlaps++
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(100 * time.Millisecond):
+			}
+		default:
+			return err
+		}
+	}
 }

@@ -263,3 +263,64 @@ func TestEnsureDeduplicates(t *testing.T) {
 		t.Fatalf("first %+v second %+v: want the second to be a duplicate of the first", a, b)
 	}
 }
+
+// Several services starting together on a 3-node cluster each create the R3 streams at the same
+// moment. NATS 2.9 sometimes leaves the losers of that race without a reply; Ensure must still
+// return within its context, every stream created once with three replicas.
+func TestEnsureConcurrentOnCluster(t *testing.T) {
+	c := testkit.StartNATSCluster(t, 3)
+	waitR3Placement(t, c)
+	const services = 5
+	opts := streams.Options{Replicas: 3}
+	errs := make(chan error, services)
+	for range services {
+		_, js := c.Conn(t)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+			defer cancel()
+			errs <- streams.Ensure(ctx, js, opts)
+		}()
+	}
+	for i := range services {
+		if err := <-errs; err != nil {
+			t.Errorf("Ensure %d of %d started together: %v", i+1, services, err)
+		}
+	}
+	_, js := c.Conn(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, cfg := range streams.Configs(opts) {
+		s, err := js.Stream(ctx, cfg.Name)
+		if err != nil {
+			t.Fatalf("stream %s: %v", cfg.Name, err)
+		}
+		if got := s.CachedInfo().Config.Replicas; got != 3 {
+			t.Errorf("%s has %d replicas, want 3", cfg.Name, got)
+		}
+	}
+}
+
+// waitR3Placement waits until the meta leader can place an R3 stream (it knows every peer), with
+// a probe stream it deletes again, so the test races the creators and not the cluster's start.
+func waitR3Placement(t *testing.T, c *testkit.NATSCluster) {
+	t.Helper()
+	_, js := c.Conn(t)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "PROBE", Subjects: []string{"probe.>"}, Replicas: 3})
+		if err == nil {
+			err = js.DeleteStream(ctx, "PROBE")
+			cancel()
+			if err != nil {
+				t.Fatalf("delete the probe stream: %v", err)
+			}
+			return
+		}
+		cancel()
+		if time.Now().After(deadline) {
+			t.Fatalf("no R3 stream can be placed after 30 s: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -177,6 +177,29 @@ func (c *NATSCluster) Restart(name string) {
 	c.waitJetStream(s.URL)
 }
 
+// StartServer starts the server called name again on its ports and store folder without
+// waiting for JetStream (a server started alone in a stopped cluster has no quorum yet).
+func (c *NATSCluster) StartServer(name string) {
+	c.t.Helper()
+	c.start(c.Server(name))
+}
+
+// KillAll stops every server at once, as KillServer does one: the whole cluster is down.
+func (c *NATSCluster) KillAll() {
+	c.t.Helper()
+	c.stopAll()
+}
+
+// RestartAll starts every stopped server again (all before waiting: a lone server of a stopped
+// cluster has no JetStream quorum) and waits until JetStream answers through each.
+func (c *NATSCluster) RestartAll() {
+	c.t.Helper()
+	for _, s := range c.servers {
+		c.start(s)
+	}
+	c.WaitForJetStream()
+}
+
 func (c *NATSCluster) stopAll() {
 	for _, s := range c.servers {
 		stop(s)

@@ -106,7 +106,9 @@ func StartRedisCluster(t testing.TB) *RedisCluster {
 		"--cluster-node-timeout", strconv.Itoa(int(ClusterNodeTimeout.Milliseconds())),
 		"--appendonly", "yes", "--appendfsync", "everysec", "--save", ""}
 	for range 6 {
-		n := newRedisNode(t, "redis-server", args...)
+		// The cluster bus gets a free port of its own: the default, port + 10000, may be taken,
+		// or past 65535 for a port above 55535 (redis-server then exits at start).
+		n := newRedisNode(t, "redis-server", append(args[:len(args):len(args)], "--cluster-port", strconv.Itoa(FreePort(t)))...)
 		n.Start()
 		c.Nodes = append(c.Nodes, n)
 	}

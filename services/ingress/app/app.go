@@ -78,7 +78,9 @@ func LoadConfig(lookup config.Lookup) (Config, error) {
 		FailedVerifyRPS:   e.Float("HOOKLINE_FAILED_VERIFY_RPS", 5),
 		FailedVerifyBurst: e.Int("HOOKLINE_FAILED_VERIFY_BURST", 20, 1, 1<<20),
 		SpoolDir:          e.String("HOOKLINE_SPOOL_DIR", ""),
-		SpoolMaxBytes:     int64(e.Int("HOOKLINE_SPOOL_MAX_BYTES", spool.DefaultMaxBytes, 1<<16, 1<<50)),
+		// Any positive number of bytes (contract section 10): a small bound is how a test fills
+		// the spool on purpose; a webhook larger than the bound is answered 503.
+		SpoolMaxBytes: int64(e.Int("HOOKLINE_SPOOL_MAX_BYTES", spool.DefaultMaxBytes, 1, 1<<50)),
 	}
 	for _, v := range e.List("HOOKLINE_TRUSTED_PROXIES") {
 		p, err := netip.ParsePrefix(v)
@@ -162,7 +164,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		}
 		metrics := httpapi.NewMetrics(env.Admin.Registry())
 		keeper := newStreamKeeper(pub, pub.JetStream(), cfg.Streams, log)
-		spooled := sp.Wrap(keeper)
+		spooled := sp.Wrap(keeper, spool.WrapOptions{Connected: pub.Connected})
 		ipOf := clientIP(cfg.TrustedProxies)
 		api, err := httpapi.New(cfg.Config, spooled, metrics, log, httpapi.Options{Now: cfg.Now, RetryAfter503: cfg.PublishTimeout,
 			ClientIP: ipOf, FailedVerifyRPS: cfg.FailedVerifyRPS, FailedVerifyBurst: cfg.FailedVerifyBurst, Tracing: env.Tracing})
@@ -192,10 +194,17 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 					{Name: "http", Run: func(context.Context) error { return serve(srv, ln) }, Stop: srv.Shutdown},
 				}
 				if sp != nil {
-					// What is left when it stops stays spooled for the next start.
+					// What is left when it stops stays spooled for the next start. It starts once the
+					// streams were made (so a drained spool means a ready ingress); setup retries
+					// as soon as NATS is back, so this costs no time after an outage.
 					comps = append(comps, runtime.Component{Name: "spool forwarder", Run: func(ctx context.Context) error {
+						select {
+						case <-env.SetUp:
+						case <-ctx.Done():
+							return nil
+						}
 						sp.Forward(ctx, pub.JetStream(), spool.ForwardOptions{Timeout: cfg.PublishTimeout,
-							OnNoStream: keeper.kickStreams, Log: log.Named("spool")})
+							Connected: pub.Connected, OnNoStream: keeper.kickStreams, Log: log.Named("spool")})
 						return nil
 					}})
 				}

@@ -246,10 +246,17 @@ func TestSpoolSurvivesKillAndNATSOutage(t *testing.T) {
 	}
 }
 
-// A full spool answers 503 unavailable with Retry-After, and /readyz turns 503.
+// A full spool answers 503 unavailable with Retry-After, and /readyz turns 503. A small bound
+// (a few records) is a valid HOOKLINE_SPOOL_MAX_BYTES too.
 func TestSpoolFullAnswers503(t *testing.T) {
+	for _, bound := range []string{"65536", "4096"} {
+		t.Run(bound, func(t *testing.T) { spoolFullAnswers503(t, bound) })
+	}
+}
+
+func spoolFullAnswers503(t *testing.T, maxBytes string) {
 	n := testkit.StartNATS(t)
-	p := newProc(t, n.URL, t.TempDir(), "65536")
+	p := newProc(t, n.URL, t.TempDir(), maxBytes)
 	p.start(true)
 	n.Stop()
 	accepted := 0
@@ -342,3 +349,69 @@ func spoolTraceparent(id string) string {
 }
 
 func asExit(err error, target **exec.ExitError) bool { return errors.As(err, target) }
+
+// Contract section 10: callback requests (POST /v1/orders/{id}) are spooled like webhooks. With
+// NATS down the intake answers 201 from the spool (/readyz stays 200); once JetStream answers,
+// the forwarder stores the request in CALLBACKS once, with its subject, Hookline-Order-Id and
+// Nats-Msg-Id.
+func TestSpoolCallbackRequests(t *testing.T) {
+	n := testkit.StartNATS(t)
+	env := map[string]string{"HOOKLINE_SPOOL_DIR": t.TempDir()}
+	for k, v := range callbackEnv {
+		env[k] = v
+	}
+	in := startIngress(t, n, env)
+	gauge := func(name string) float64 {
+		t.Helper()
+		resp, err := in.client.Get(in.admin + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return f
+			}
+		}
+		t.Fatalf("%s not in /metrics", name)
+		return 0
+	}
+
+	n.Stop()
+	resp, body := in.do(callbackRequest(t, "ord-spooled"))
+	if resp.StatusCode != http.StatusCreated || !json.Valid(body) || body[0] != '{' {
+		t.Fatalf("callback request with NATS down: %d %s, want 201 with a JSON object", resp.StatusCode, body)
+	}
+	if got := gauge("hookline_spool_messages"); got != 1 {
+		t.Fatalf("hookline_spool_messages = %v, want 1", got)
+	}
+	if code := getStatus(t, in.admin+"/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz with the spool accepting = %d, want 200", code)
+	}
+
+	n.Start()
+	testkit.Eventually(t, 60*time.Second, "spool drained", func() bool { return gauge("hookline_spool_messages") == 0 })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	msgs := testkit.StreamMsgs(t, ctx, in.js, streams.Callbacks)
+	if len(msgs) != 1 {
+		t.Fatalf("CALLBACKS holds %d messages, want the spooled request once", len(msgs))
+	}
+	m := msgs[0]
+	if m.Subject != streams.CallbackSubject("default") || m.Header.Get(streams.HeaderOrderID) != "ord-spooled" ||
+		m.Header.Get(jetstream.MsgIDHeader) != streams.CallbackMsgID("default", "ord-spooled", "1758613403") {
+		t.Fatalf("forwarded callback request: subject %s, headers %v", m.Subject, m.Header)
+	}
+	var rec struct {
+		OrderID     string `json:"orderId"`
+		CallbackURL string `json:"callbackUrl"`
+	}
+	if err := json.Unmarshal(m.Data, &rec); err != nil || rec.OrderID != "ord-spooled" || rec.CallbackURL == "" {
+		t.Fatalf("forwarded body %s: %v", m.Data, err)
+	}
+}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/hookline/hookline/pkg/testkit"
 	"github.com/hookline/hookline/services/worker/internal/orders"
 	"github.com/nats-io/nats.go"
+	"github.com/redis/go-redis/v9"
 )
 
 // Acceptance 2 of issue 12: the worker on a Redis Cluster (3 primaries, 3 replicas) loses the
@@ -22,7 +24,7 @@ func TestIntegrationRedisClusterFailover(t *testing.T) {
 	e := newNATSEnv(t)
 	e.redisEnv = envMap{redisconn.EnvClusterAddrs: strings.Join(c.Addrs(), ",")}
 	victim := orders.OrderKey("default", "petstore", "o-7")
-	failoverUnderLoad(t, e, func() {
+	failoverUnderLoad(t, e, c.Client(t), func() {
 		killed, promoted := c.KillPrimary(victim)
 		t.Logf("killed %s, %s took over", killed.Addr, promoted.Addr)
 		killed.Start() // back as the new primary's replica, so WAIT 1 is met again
@@ -34,15 +36,17 @@ func TestIntegrationRedisSentinelFailover(t *testing.T) {
 	s := testkit.StartRedisSentinel(t)
 	e := newNATSEnv(t)
 	e.redisEnv = envMap{redisconn.EnvSentinelAddrs: strings.Join(s.Addrs(), ","), redisconn.EnvSentinelMaster: s.Master}
-	failoverUnderLoad(t, e, func() {
+	failoverUnderLoad(t, e, s.Client(t), func() {
 		killed, promoted := s.KillPrimary()
 		t.Logf("killed %s, sentinels promoted %s", killed.Addr, promoted.Addr)
 	})
 }
 
 // failoverUnderLoad sends every order through its lifecycle in four waves (one event per order
-// per wave, so no order sees its events reordered) and runs kill during the second wave.
-func failoverUnderLoad(t *testing.T, e *testEnv, kill func()) {
+// per wave, so no order sees its events reordered) and runs kill during the second wave. rdb
+// reads the deployment under test directly: the state must be there (REDIS_URL is unset, and
+// its default names the machine's shared Redis, which must not have been used instead).
+func failoverUnderLoad(t *testing.T, e *testEnv, rdb redis.UniversalClient, kill func()) {
 	const nOrders = 750
 	// Outages never count towards MaxDeliver here: an error misread as bad data would still be
 	// dead-lettered after 5 deliveries and fail the test.
@@ -106,5 +110,11 @@ func failoverUnderLoad(t *testing.T, e *testEnv, kill func()) {
 	}
 	if n := w.metric(t, "hookline_worker_outcomes_total", `kind="dlq"`); n != 0 {
 		t.Fatalf("dlq outcomes = %v, want 0", n)
+	}
+	for i := range nOrders {
+		key := orders.OrderKey("default", "petstore", fmt.Sprintf("o-%d", i))
+		if v, err := rdb.HGet(context.Background(), key, "v").Result(); err != nil || v != "4" {
+			t.Fatalf("%s in the deployment under test: version %q, %v; want 4", key, v, err)
+		}
 	}
 }

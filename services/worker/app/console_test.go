@@ -118,6 +118,9 @@ func TestIntegrationConsoleAuth(t *testing.T) {
 		{name: "page session", path: "/console/", cookie: good, want: 200, wantBody: "rate-chart"},
 		{name: "page bearer", path: "/console/dlq", hdr: map[string]string{"Authorization": "Bearer " + consoleToken}, want: 200, wantBody: "dead-letters"},
 		{name: "login page", path: "/console/login", want: 200, wantBody: `name="token"`},
+		{name: "unknown page without auth", path: "/console/nope", want: 303, wantLoc: "/console/login"},
+		{name: "unknown nested page forged cookie", path: "/console/orders/x/y", cookie: forged, want: 303, wantLoc: "/console/login"},
+		{name: "unknown page session", path: "/console/nope", cookie: good, want: 404, wantBody: "No such console page"},
 		{name: "static asset", path: "/console/static/app.js", want: 200, wantBody: "rate-chart"},
 	}
 	for _, tt := range tests {
@@ -151,6 +154,68 @@ func TestIntegrationConsoleAuth(t *testing.T) {
 		resp, body := w.do(t, http.MethodPost, "/console/login", url.Values{"token": {"wrong"}}, nil)
 		if resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 || !strings.Contains(body, "login-error") {
 			t.Fatalf("wrong token login: %d cookies %v", resp.StatusCode, resp.Cookies())
+		}
+	})
+	t.Run("login by JSON body or bearer header", func(t *testing.T) {
+		post := func(body, contentType, auth string) *http.Response {
+			t.Helper()
+			req, err := http.NewRequest(http.MethodPost, w.admin+"/console/login", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if contentType != "" {
+				req.Header.Set("Content-Type", contentType)
+			}
+			if auth != "" {
+				req.Header.Set("Authorization", auth)
+			}
+			resp, err := noRedirect.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			return resp
+		}
+		session := func(resp *http.Response) *http.Cookie {
+			for _, c := range resp.Cookies() {
+				if c.Name == console.CookieName && c.Value != "" {
+					return c
+				}
+			}
+			return nil
+		}
+		for _, tt := range []struct {
+			name, body, contentType, auth string
+			want                          int
+		}{
+			{"json", `{"token":"` + consoleToken + `"}`, "application/json", "", http.StatusSeeOther},
+			{"json with charset", `{"token":"` + consoleToken + `"}`, "application/json; charset=utf-8", "", http.StatusSeeOther},
+			{"bearer header", "", "", "Bearer " + consoleToken, http.StatusSeeOther},
+			{"json wrong token", `{"token":"wrong"}`, "application/json", "", http.StatusUnauthorized},
+			{"json not an object", `"` + consoleToken + `"`, "application/json", "", http.StatusUnauthorized},
+			{"bearer wrong token", "", "", "Bearer wrong", http.StatusUnauthorized},
+			{"empty form", "token=", "application/x-www-form-urlencoded", "", http.StatusUnauthorized},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				resp := post(tt.body, tt.contentType, tt.auth)
+				if resp.StatusCode != tt.want {
+					t.Fatalf("login: %d, want %d", resp.StatusCode, tt.want)
+				}
+				c := session(resp)
+				if tt.want != http.StatusSeeOther {
+					if c != nil {
+						t.Fatalf("refused login set a session cookie %+v", c)
+					}
+					return
+				}
+				if c == nil || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
+					t.Fatalf("session cookie %+v, want HttpOnly and SameSite=Strict", c)
+				}
+				if resp, _ := w.do(t, http.MethodGet, "/console/api/overview", nil, nil, c); resp.StatusCode != http.StatusOK {
+					t.Fatalf("API with the session: %d, want 200", resp.StatusCode)
+				}
+			})
 		}
 	})
 	t.Run("logout ends the session", func(t *testing.T) {

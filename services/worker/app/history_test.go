@@ -1,12 +1,14 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/hookline/hookline/pkg/streams"
+	"github.com/hookline/hookline/services/worker/internal/orders"
 	"github.com/nats-io/nats.go"
 )
 
@@ -78,7 +80,8 @@ func checkHistory(t *testing.T, got historyView, want []wantEntry) {
 // shows each with the right kind and version, oldest first.
 func TestIntegrationHistoryLifecycle(t *testing.T) {
 	e := newEnv(t, false)
-	w := e.startWorker(e.config())
+	const ttl = 3 * time.Hour // HOOKLINE_DEDUPE_TTL
+	w := e.startWorker(e.config(func(c *Config) { c.Worker.DedupeTTL = ttl }))
 	resent := petstoreStatus("h-2", "order-h", "SHIPPED", t0.Add(2*time.Minute))
 	resent.msgID = "petstore:default:h-2:again" // a provider's re-send: a new message, the same event id
 	received := t0.Add(time.Hour)
@@ -113,6 +116,11 @@ func TestIntegrationHistoryLifecycle(t *testing.T) {
 	}
 	if code, body := w.get(t, "/v1/orders/petstore/no-such-order/history", nil); code != http.StatusNotFound {
 		t.Fatalf("history of an unknown order = %d %s, want 404", code, body)
+	}
+	// The history expires with HOOKLINE_DEDUPE_TTL (contract section 7), renewed by each event.
+	left, err := e.rdb.PTTL(context.Background(), orders.HistoryKey("default", "petstore", "order-h")).Result()
+	if err != nil || left <= ttl-time.Minute || left > ttl {
+		t.Fatalf("history TTL = %s, %v; want about %s (HOOKLINE_DEDUPE_TTL)", left, err, ttl)
 	}
 }
 

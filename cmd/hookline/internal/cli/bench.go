@@ -46,7 +46,7 @@ func runBench(ctx context.Context, env Env) error {
 		"Send signed webhooks at a fixed rate or concurrency and report latency.\n"+
 			"  bench corpus        write pre-signed requests for wrk\n"+
 			"  bench stream-count  print how many messages a stream holds")
-	target := fs.String("target", envOr(env, "HOOKLINE_URL", defaultIngress), "ingress base URL (default: HOOKLINE_URL, else a running hookline dev)")
+	target := fs.String("target", envOr(env, "HOOKLINE_URL", defaultIngress), "ingress base URL, or several comma-separated (requests take turns, a retry goes to the next; default: HOOKLINE_URL, else a running hookline dev)")
 	conc := fs.Int("c", 64, "connections (closed loop: requests in flight)")
 	rate := fs.Float64("rate", 0, "fixed total rate in requests/s (0: closed loop); latency counts from the intended send time")
 	dur := fs.Duration("d", 10*time.Second, "duration")
@@ -273,9 +273,11 @@ func runBenchCorpus(env Env) error {
 	return nil
 }
 
-// connectJS connects to NATS for one CLI command.
+// connectJS connects to NATS for one CLI command. Once connected it reconnects for as long as
+// the command runs (nats.go's default gives up after about two minutes, shorter than an outage a
+// chaos run's bench lives through); each request still has its own timeout.
 func connectJS(url string) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := nats.Connect(url, nats.Name("hookline-cli"))
+	nc, err := nats.Connect(url, nats.Name("hookline-cli"), nats.MaxReconnects(-1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect %s: %w", url, err)
 	}

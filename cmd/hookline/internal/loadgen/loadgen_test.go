@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -233,6 +234,46 @@ func TestULIDPinned(t *testing.T) {
 	for _, tt := range tests {
 		if got := newULID(tt.give, rnd); got != tt.want {
 			t.Errorf("newULID(%s) = %s, want %s", tt.give, got, tt.want)
+		}
+	}
+}
+
+// Several targets: each connection's requests take turns, and a retry goes to the next target,
+// so a request refused by one ingress is acknowledged by the other.
+func TestRunSpreadsOverTargetsAndRetriesElsewhere(t *testing.T) {
+	var down, up atomic.Int64
+	refuse := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		down.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer refuse.Close()
+	accept := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		up.Add(1)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer accept.Close()
+	res, err := Run(context.Background(), Options{
+		Target: refuse.URL + "," + accept.URL, Concurrency: 2, Count: 40, Retries: 1, RetryDelay: time.Millisecond,
+		Scenario: Scenario{Orders: 5, Mix: petBun(1), RunID: "t"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One retry is enough only if it goes to the other target.
+	if res.Acked != 40 || res.Failed != 0 || up.Load() != 40 {
+		t.Fatalf("acked %d failed %d, accepting target got %d; want all 40 acknowledged by it", res.Acked, res.Failed, up.Load())
+	}
+	if down.Load() == 0 || res.Retried != down.Load() {
+		t.Fatalf("refusing target got %d requests, %d retries; want some, each retried once", down.Load(), res.Retried)
+	}
+}
+
+func TestRunRejectsBadTargets(t *testing.T) {
+	for _, give := range []string{"", "http://127.0.0.1:1,", "https://a:1", "http://127.0.0.1:1,ftp://b"} {
+		if _, err := Run(context.Background(), Options{Target: give, Count: 1}); !errors.Is(err, ErrNoTarget) {
+			t.Errorf("target %q: err %v, want ErrNoTarget", give, err)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/url"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,7 +24,10 @@ var ErrNoTarget = errors.New("no usable target")
 
 // Options for Run.
 type Options struct {
-	Target      string        // base URL, e.g. http://127.0.0.1:8080
+	// Target is the base URL, e.g. http://127.0.0.1:8080, or several comma-separated: each
+	// connection then sends its requests to them in turn and a retry to the next one, as a load
+	// balancer in front of several ingresses would.
+	Target      string
 	Concurrency int           // connections (and workers)
 	Rate        float64       // requests per second in total; 0 = closed loop
 	Duration    time.Duration // stop after; 0 = until Count
@@ -116,9 +120,9 @@ type workerState struct {
 
 // Run sends load until Duration or Count is reached or ctx ends.
 func Run(ctx context.Context, o Options) (*Result, error) {
-	u, err := url.Parse(o.Target)
-	if err != nil || u.Host == "" || u.Scheme != "http" {
-		return nil, fmt.Errorf("%w: %q (want http://host:port)", ErrNoTarget, o.Target)
+	hosts, err := targetHosts(o.Target)
+	if err != nil {
+		return nil, err
 	}
 	if o.Concurrency < 1 {
 		o.Concurrency = 1
@@ -152,8 +156,17 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := newConn(u.Host)
-			defer c.close()
+			conns := make([]*conn, len(hosts))
+			for i, h := range hosts {
+				conns[i] = newConn(h)
+				defer conns[i].close()
+			}
+			next := w // the target of the next attempt, in turn
+			attempt := func(req *Request) (int, error) {
+				c := conns[next%len(conns)]
+				next++
+				return c.do(req, o.Timeout)
+			}
 			gen := newGenerator(&o.Scenario, w)
 			for ctx.Err() == nil {
 				n := issued.Add(1)
@@ -186,7 +199,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				if o.OnSend != nil {
 					o.OnSend(req, sent)
 				}
-				status, err := c.do(req, o.Timeout)
+				status, err := attempt(req)
 				delay := o.RetryDelay
 				for try := 0; try < o.Retries && retryable(status, err) && ctx.Err() == nil; try++ {
 					st.mu.Lock()
@@ -195,7 +208,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 					time.Sleep(delay)
 					delay = min(2*delay, 2*time.Second)
 					gen.sign(req) // fresh timestamps, as a provider's retry would have
-					status, err = c.do(req, o.Timeout)
+					status, err = attempt(req)
 				}
 				took := time.Since(intended)
 				st.mu.Lock()
@@ -299,6 +312,20 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.SendLag = Percentiles{P50: lus(50), P90: lus(90), P99: lus(99), P999: lus(99.9),
 		Max: time.Duration(lag.Max()) * time.Microsecond, Mean: time.Duration(lag.Mean()) * time.Microsecond}
 	return res, nil
+}
+
+// targetHosts parses Options.Target: one http base URL or several comma-separated, each
+// host:port.
+func targetHosts(target string) ([]string, error) {
+	var hosts []string
+	for _, t := range strings.Split(target, ",") {
+		u, err := url.Parse(strings.TrimSpace(t))
+		if err != nil || u.Host == "" || u.Scheme != "http" {
+			return nil, fmt.Errorf("%w: %q (want http://host:port, or several comma-separated)", ErrNoTarget, t)
+		}
+		hosts = append(hosts, u.Host)
+	}
+	return hosts, nil
 }
 
 // retryable: what a provider retries (Bunjang: 5xx, 429 and timeouts).

@@ -65,6 +65,10 @@ func (p *Publisher) JetStream() jetstream.JetStream { return p.js }
 // Timeout is the ack wait; a 503's Retry-After is derived from it.
 func (p *Publisher) Timeout() time.Duration { return p.timeout }
 
+// Connected reports whether the NATS connection is up. While it is not, a Publish cannot be
+// sent and only waits for the connection until its timeout.
+func (p *Publisher) Connected() bool { return p.nc.IsConnected() }
+
 // MaxPayload is the largest message (headers included) the connected server accepts; 0 before
 // the first connection.
 func (p *Publisher) MaxPayload() int64 { return p.nc.MaxPayload() }

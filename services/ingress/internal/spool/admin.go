@@ -8,8 +8,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Register adds hookline_spool_messages, hookline_spool_bytes and hookline_spool_max_bytes to
-// reg. A nil spool registers nothing.
+// Register adds hookline_spool_messages, hookline_spool_bytes, hookline_spool_max_bytes and
+// hookline_spool_commits_total (synced transactions: messages spooled over commits is the group
+// commit's batch size) to reg. A nil spool registers nothing.
 func (s *Spool) Register(reg prometheus.Registerer) {
 	if s == nil {
 		return
@@ -24,6 +25,9 @@ func (s *Spool) Register(reg prometheus.Registerer) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hookline_spool_max_bytes",
 			Help: "HOOKLINE_SPOOL_MAX_BYTES: past it the ingress answers 503."},
 			func() float64 { return float64(s.maxBytes) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hookline_spool_commits_total",
+			Help: "Synced spool transactions (each holds every webhook waiting when it began)."},
+			func() float64 { return float64(s.commits.Load()) }),
 	)
 }
 

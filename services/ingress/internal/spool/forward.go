@@ -17,27 +17,42 @@ type Publisher interface {
 	Publish(ctx context.Context, msg *nats.Msg, msgID string) (*jetstream.PubAck, error)
 }
 
+// WrapOptions tune the spooling publisher.
+type WrapOptions struct {
+	// Connected reports whether the NATS connection is up (*publish.Publisher.Connected). While
+	// it is not, messages go to the spool at once instead of waiting HOOKLINE_PUBLISH_TIMEOUT for
+	// a publish that cannot be sent; the forwarder probes NATS meanwhile. nil: always try.
+	Connected func() bool
+}
+
 // Wrap returns a publisher that tries next and, when JetStream is unavailable, spools the
 // message instead. A nil spool returns next unchanged.
 //
 // While the spool holds anything, new messages go straight to it, so JetStream receives them in
-// arrival order once the forwarder catches up. A publish that timed out may still have been
-// stored: spooling it too is safe, because the forwarder republishes with the same Nats-Msg-Id
-// (JetStream drops it within the duplicate window) and the worker dedupes by event id.
-func (s *Spool) Wrap(next Publisher) Publisher {
+// arrival order once the forwarder catches up; so do they while the connection is known to be
+// down (o.Connected). A publish that timed out may still have been stored: spooling it too is
+// safe, because the forwarder republishes with the same Nats-Msg-Id (JetStream drops it within
+// the duplicate window) and the worker dedupes by event id. After such a timeout the spool holds
+// the message, so the next ones go straight to the spool until the forwarder has drained it,
+// that is until JetStream answers again: one timeout is waited per outage, not one per request.
+func (s *Spool) Wrap(next Publisher, o WrapOptions) Publisher {
 	if s == nil {
 		return next
 	}
-	return &spooling{next: next, s: s}
+	if o.Connected == nil {
+		o.Connected = func() bool { return true }
+	}
+	return &spooling{next: next, s: s, connected: o.Connected}
 }
 
 type spooling struct {
-	next Publisher
-	s    *Spool
+	next      Publisher
+	s         *Spool
+	connected func() bool
 }
 
 func (p *spooling) Publish(ctx context.Context, msg *nats.Msg, msgID string) (*jetstream.PubAck, error) {
-	if p.s.Messages() == 0 {
+	if p.s.Messages() == 0 && p.connected() {
 		ack, err := p.next.Publish(ctx, msg, msgID)
 		if err == nil || !errors.Is(err, publish.ErrUnavailable) {
 			return ack, err
@@ -61,6 +76,11 @@ type ForwardOptions struct {
 	Timeout time.Duration
 	// Batch is the number of records published before waiting for their acks (default 256).
 	Batch int
+	// Connected reports whether the NATS connection is up: while it is not, the forwarder reads
+	// nothing and checks again every PollInterval (nil: always try, with backoff).
+	Connected func() bool
+	// PollInterval is how often a down connection is checked (default 100ms).
+	PollInterval time.Duration
 	// OnNoStream is called when JetStream has no stream for a subject (so the caller can
 	// re-create the streams).
 	OnNoStream func()
@@ -69,8 +89,10 @@ type ForwardOptions struct {
 }
 
 // Forward publishes spooled records in arrival order until ctx ends, removing each only after
-// its PubAck. A failed round is retried with backoff (250 ms doubling to 5 s). A nil spool
-// returns at once.
+// its PubAck. A failed round is retried with backoff (250 ms doubling to 5 s); new records do
+// not cut the backoff short (during an outage every commit would otherwise read and decode a
+// batch for nothing). While o.Connected reports the connection down, nothing is read. A nil
+// spool returns at once.
 func (s *Spool) Forward(ctx context.Context, js AsyncPublisher, o ForwardOptions) {
 	if s == nil {
 		return
@@ -81,6 +103,9 @@ func (s *Spool) Forward(ctx context.Context, js AsyncPublisher, o ForwardOptions
 	if o.Batch <= 0 {
 		o.Batch = 256
 	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = 100 * time.Millisecond
+	}
 	if o.Log == nil {
 		o.Log = zap.NewNop()
 	}
@@ -90,6 +115,10 @@ func (s *Spool) Forward(ctx context.Context, js AsyncPublisher, o ForwardOptions
 	for ctx.Err() == nil {
 		if s.Messages() == 0 {
 			s.wait(ctx, time.Second)
+			continue
+		}
+		if o.Connected != nil && !o.Connected() {
+			sleep(ctx, o.PollInterval)
 			continue
 		}
 		n, err := s.forwardRound(ctx, js, o)
@@ -110,8 +139,18 @@ func (s *Spool) Forward(ctx context.Context, js AsyncPublisher, o ForwardOptions
 				zap.Duration("backoff", backoff), zap.Error(err))
 		}
 		failures++
-		s.wait(ctx, backoff)
+		sleep(ctx, backoff)
 		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 

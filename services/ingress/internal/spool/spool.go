@@ -7,17 +7,16 @@
 // Put returns only after the transaction holding its own record has been committed and synced.
 //
 // Every record carries a CRC-32C of its bytes (bbolt checksums its meta pages, not values), and
-// Open verifies the file's structure, its size against the last committed page, and every
-// record: a corrupted or truncated spool is an error naming the file, never silently dropped.
+// Open verifies the file's size against the last committed page (before bbolt maps it: bbolt
+// faults on a file cut short), its structure, and every record: a corrupted or truncated spool
+// is an error naming the file, never silently dropped. The record format is in record.go.
 package spool
 
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"os"
 	"path/filepath"
 	"sync"
@@ -49,54 +48,6 @@ var msgsBucket = []byte("msgs")
 // maxGroup caps the records one transaction commits.
 const maxGroup = 1024
 
-// record is one spooled message.
-type record struct {
-	Subject   string      `json:"subject"`
-	MsgID     string      `json:"msgId"`
-	Header    nats.Header `json:"header,omitempty"`
-	Data      []byte      `json:"data"`
-	SpooledAt time.Time   `json:"spooledAt"`
-}
-
-func (r *record) msg() *nats.Msg {
-	m := nats.NewMsg(r.Subject)
-	for k, v := range r.Header {
-		m.Header[k] = append([]string(nil), v...)
-	}
-	m.Data = r.Data
-	return m
-}
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// encode is the stored value: CRC-32C (big endian) of the JSON that follows it.
-func encode(r *record) ([]byte, error) {
-	js, err := json.Marshal(r)
-	if err != nil {
-		return nil, fmt.Errorf("encode spool record: %w", err)
-	}
-	v := make([]byte, 4+len(js))
-	binary.BigEndian.PutUint32(v, crc32.Checksum(js, castagnoli))
-	copy(v[4:], js)
-	return v, nil
-}
-
-var errBadRecord = errors.New("bad record")
-
-func decode(v []byte) (*record, error) {
-	if len(v) < 4 {
-		return nil, fmt.Errorf("%w: %d bytes", errBadRecord, len(v))
-	}
-	if got, want := crc32.Checksum(v[4:], castagnoli), binary.BigEndian.Uint32(v); got != want {
-		return nil, fmt.Errorf("%w: checksum %08x, want %08x", errBadRecord, got, want)
-	}
-	var r record
-	if err := json.Unmarshal(v[4:], &r); err != nil {
-		return nil, fmt.Errorf("%w: %w", errBadRecord, err)
-	}
-	return &r, nil
-}
-
 // Options tune a spool.
 type Options struct {
 	// MaxBytes bounds the spooled records (keys and values); default DefaultMaxBytes. The file
@@ -115,6 +66,7 @@ type Spool struct {
 
 	bytes    atomic.Int64  // bytes held and reserved by Puts in flight
 	count    atomic.Int64  // records held
+	commits  atomic.Int64  // transactions the commit loop made (hookline_spool_commits_total)
 	refused  atomic.Bool   // a Put was refused for room since the last removal
 	puts     chan putReq   // unbuffered: a Put is either taken by the commit loop or refused
 	kick     chan struct{} // a record was added: wakes the forwarder
@@ -145,6 +97,11 @@ func Open(dir string, o Options) (*Spool, error) {
 	if fi, err := os.Stat(path); err == nil {
 		fileSize = fi.Size()
 	}
+	if fileSize > 0 {
+		if err := checkFile(path, fileSize); err != nil {
+			return nil, err
+		}
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType})
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
@@ -174,8 +131,14 @@ func (s *Spool) load(fileSize int64) error {
 		if fileSize > 0 && tx.Size() > fileSize {
 			return fmt.Errorf("%w: %s: truncated: %d bytes, the last commit needs %d", ErrCorrupt, s.path, fileSize, tx.Size())
 		}
-		for cerr := range tx.Check() {
-			return fmt.Errorf("%w: %s: %w", ErrCorrupt, s.path, cerr)
+		var first error
+		for cerr := range tx.Check() { // read to the end: the checker's goroutine sends them all
+			if first == nil {
+				first = fmt.Errorf("%w: %s: %w", ErrCorrupt, s.path, cerr)
+			}
+		}
+		if first != nil {
+			return first
 		}
 		b, err := tx.CreateBucketIfNotExists(msgsBucket)
 		if err != nil {
@@ -300,6 +263,7 @@ func (s *Spool) commitLoop() {
 			err = fmt.Errorf("spool write %s: %w", s.path, err)
 		} else {
 			s.count.Add(int64(len(group)))
+			s.commits.Add(1)
 			select {
 			case s.kick <- struct{}{}:
 			default:

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/json"
+	"mime"
 	"net/http"
 	"strings"
 	"sync"
@@ -143,9 +145,38 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 	c.render(w, http.StatusOK, "login", nil, loginData{})
 }
 
+// loginBody bounds what a login reads: a token is short.
+const loginBody = 16 << 10
+
+// loginToken is the token a login posts: the form's token field (the login page), a JSON body
+// {"token": "..."} (a script), or else an Authorization: Bearer header.
+func loginToken(r *http.Request) (token string, jsonBody bool) {
+	r.Body = http.MaxBytesReader(nil, r.Body, loginBody)
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/json" {
+		var b struct {
+			Token string `json:"token"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&b); err == nil && b.Token != "" {
+			return b.Token, true
+		}
+		jsonBody = true
+	} else if v := r.PostFormValue("token"); v != "" {
+		return v, false
+	}
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return tok, jsonBody
+	}
+	return "", jsonBody
+}
+
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
-	if !c.tokenOK(r.PostFormValue("token")) {
+	token, jsonBody := loginToken(r)
+	if token == "" || !c.tokenOK(token) {
 		c.o.Log.Warn("console login refused")
+		if jsonBody {
+			writeJSON(w, http.StatusUnauthorized, problem{Code: "unauthorized", Message: "wrong console token"})
+			return
+		}
 		c.render(w, http.StatusUnauthorized, "login", nil, loginData{Failed: true})
 		return
 	}

@@ -114,6 +114,11 @@ func New(opts Options) (*Console, error) {
 	c.mux.Handle("/console/api/", c.api(func(w http.ResponseWriter, _ *http.Request, _ *session) {
 		writeJSON(w, http.StatusNotFound, problem{Code: "not_found", Message: "no such console API"})
 	}))
+	// Any other console URL is a page: without auth it too goes to the login page (contract
+	// section 12), so nothing under /console/ answers an anonymous request with anything else.
+	c.mux.Handle("/console/", c.page(func(w http.ResponseWriter, _ *http.Request, ss *session) {
+		c.render(w, http.StatusNotFound, "error", ss, errorPage{Title: "Not found", Message: "No such console page."})
+	}))
 	return c, nil
 }
 
