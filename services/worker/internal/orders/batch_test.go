@@ -2,6 +2,7 @@ package orders
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"strconv"
 	"strings"
@@ -76,7 +77,7 @@ func petstoreRequest(t *testing.T, orderID, eventID string, seq uint64) Request 
 func marker(t *testing.T, rdb *redis.Client, orderID, eventID string) string {
 	t.Helper()
 	v, err := rdb.HGet(context.Background(), EventKey("default", ProviderPetstore, orderID, eventID), "p").Result()
-	if err != nil && err != redis.Nil {
+	if err != nil && !errors.Is(err, redis.Nil) {
 		t.Fatal(err)
 	}
 	return v
