@@ -62,19 +62,7 @@ func (v *Verifier) Verify(h http.Header, body []byte) error {
 	if err := parseSignature(hmacsig.HeaderValue(h, keySignature), &sig); err != nil {
 		return err
 	}
-	matched := false
-	for _, k := range v.keys {
-		st := k.Get()
-		st.WriteString(sig.tRaw)
-		st.WriteChar('.')
-		st.Write(body)
-		matched = hmacsig.MatchAny(st.Sum(), sig.macs[:sig.n])
-		k.Put(st)
-		if matched {
-			break
-		}
-	}
-	if !matched {
+	if !hmacsig.Match(v.keys, sig.macs[:sig.n], body, sig.tRaw) {
 		return providers.ErrSignatureMismatch
 	}
 	if !hmacsig.Fresh(v.now(), sig.t, v.tol) {

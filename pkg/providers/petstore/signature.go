@@ -52,16 +52,10 @@ func (v *Verifier) Verify(h http.Header, body []byte) error {
 	if err := parseSignature(hmacsig.HeaderValue(h, keySignature), &want[0]); err != nil {
 		return err
 	}
-	for _, k := range v.keys {
-		st := k.Get()
-		st.Write(body)
-		ok := hmacsig.MatchAny(st.Sum(), want[:])
-		k.Put(st)
-		if ok {
-			return nil
-		}
+	if !hmacsig.Match(v.keys, want[:], body) {
+		return providers.ErrSignatureMismatch
 	}
-	return providers.ErrSignatureMismatch
+	return nil
 }
 
 // Sign returns the X-Webhook-Signature value for body: "sha256=<hex>".

@@ -49,16 +49,10 @@ func (v *verifier) Verify(h http.Header, body []byte) error {
 	}
 	var want [1][hmacsig.Size]byte
 	copy(want[0][:], buf[:sha256.Size])
-	for _, k := range v.keys {
-		st := k.Get()
-		st.Write(body)
-		ok := hmacsig.MatchAny(st.Sum(), want[:])
-		k.Put(st)
-		if ok {
-			return nil
-		}
+	if !hmacsig.Match(v.keys, want[:], body) {
+		return providers.ErrSignatureMismatch
 	}
-	return providers.ErrSignatureMismatch
+	return nil
 }
 
 // Sign returns the HeaderSignature value for body.

@@ -112,21 +112,7 @@ func (v *Verifier) Verify(h http.Header, body []byte) error {
 	if !ok {
 		return hmacsig.ErrBadTimestamp
 	}
-	matched := false
-	for _, k := range v.keys {
-		st := k.Get()
-		st.WriteString(id)
-		st.WriteChar('.')
-		st.WriteString(tsRaw)
-		st.WriteChar('.')
-		st.Write(body)
-		matched = hmacsig.MatchAny(st.Sum(), sigs.macs[:sigs.n])
-		k.Put(st)
-		if matched {
-			break
-		}
-	}
-	if !matched {
+	if !hmacsig.Match(v.keys, sigs.macs[:sigs.n], body, id, tsRaw) {
 		return providers.ErrSignatureMismatch
 	}
 	if !hmacsig.Fresh(v.now(), ts, v.tol) {

@@ -156,6 +156,26 @@ func MatchAny(sum []byte, macs [][Size]byte) bool {
 	return ok
 }
 
+// Match reports whether any of keys, over the signed content "<prefix>.<prefix>.…<body>" (the
+// body alone without prefixes), gives one of macs; every comparison is constant-time. It is the
+// one secret-rotation loop the providers' verifiers share.
+func Match(keys []*Key, macs [][Size]byte, body []byte, prefixes ...string) bool {
+	for _, k := range keys {
+		st := k.Get()
+		for _, p := range prefixes {
+			st.WriteString(p)
+			st.WriteChar('.')
+		}
+		st.Write(body)
+		ok := MatchAny(st.Sum(), macs)
+		k.Put(st)
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
 // Fresh reports whether the unix time t is within tol of now.
 func Fresh(now time.Time, t int64, tol time.Duration) bool {
 	d := now.Sub(time.Unix(t, 0))
