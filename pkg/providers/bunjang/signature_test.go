@@ -44,76 +44,47 @@ func TestBunjangVerify(t *testing.T) {
 		return func(h http.Header) { h.Set(bunjang.HeaderSignature, val) }
 	}
 
-	tests := []struct {
-		name    string
-		secrets [][]byte
-		body    []byte
-		now     time.Time
-		header  func(h http.Header)
-		want    error
-	}{
-		{name: "vector"},
-		{name: "flipped body byte", body: sigtest.FlipByte(body, 10), want: providers.ErrSignatureMismatch},
-		{name: "wrong secret", secrets: [][]byte{[]byte("bunjang-wrong-secret")}, want: providers.ErrSignatureMismatch},
-		{name: "rotation: second secret matches", secrets: [][]byte{[]byte("old"), secret}},
-		{name: "missing header", header: func(h http.Header) { h.Del(bunjang.HeaderSignature) }, want: providers.ErrMissingSignature},
-		{name: "empty header", header: set(""), want: providers.ErrMissingSignature},
-		{name: "expired", now: at.Add(tol + time.Second), want: providers.ErrStaleTimestamp},
-		{name: "far expired", now: at.Add(30 * 24 * time.Hour), want: providers.ErrStaleTimestamp},
-		{name: "future", now: at.Add(-tol - time.Second), want: providers.ErrStaleTimestamp},
-		{name: "oldest accepted", now: at.Add(tol)},
-		{name: "newest accepted", now: at.Add(-tol)},
-		{name: "expired and wrong secret says mismatch", now: at.Add(time.Hour), secrets: [][]byte{[]byte("x")}, want: providers.ErrSignatureMismatch},
-		{name: "garbled", header: set("garbage"), want: providers.ErrMalformedSignature},
-		{name: "bad timestamp", header: set("t=abc,v0=" + good), want: providers.ErrMalformedSignature},
-		{name: "negative timestamp", header: set("t=-1,v0=" + good), want: providers.ErrMalformedSignature},
-		{name: "two timestamps", header: set("t=" + ts + ",t=" + ts + ",v0=" + good), want: providers.ErrMalformedSignature},
-		{name: "no timestamp", header: set("v0=" + good), want: providers.ErrMalformedSignature},
-		{name: "no v0", header: set("t=" + ts), want: providers.ErrMalformedSignature},
-		{name: "only unknown scheme", header: set("t=" + ts + ",v1=" + good), want: providers.ErrMalformedSignature},
-		{name: "short v0", header: set("t=" + ts + ",v0=" + good[:62]), want: providers.ErrMalformedSignature},
-		{name: "non-hex v0", header: set("t=" + ts + ",v0=" + "g" + good[1:]), want: providers.ErrMalformedSignature},
-		{name: "entry without =", header: set("t=" + ts + ",v0"), want: providers.ErrMalformedSignature},
-		{name: "too many entries", header: set("t=" + ts + strings.Repeat(",v0="+wrong, providers.MaxSignatureEntries-1) + ",v0=" + good), want: providers.ErrMalformedSignature},
-		{name: "as many entries as allowed", header: set("t=" + ts + strings.Repeat(",v0="+wrong, providers.MaxSignatureEntries-2) + ",v0=" + good)},
-		{name: "timestamp moved by one second", now: at.Add(time.Second), header: set("t=" + strconv.FormatInt(v.T+1, 10) + ",v0=" + good), want: providers.ErrSignatureMismatch},
-		{name: "leading zero changes the signed string", header: set("t=0" + ts + ",v0=" + good), want: providers.ErrSignatureMismatch},
-		{name: "leading zero signed as sent", header: set("t=0" + ts + ",v0=" + sigtest.HexMAC(secret, "0"+ts, ".", v.Body))},
-		{name: "several v0, last matches", header: set("t=" + ts + ",v0=" + wrong + ",v0=" + good)},
-		{name: "several v0, first matches", header: set("t=" + ts + ",v0=" + good + ",v0=" + wrong)},
-		{name: "several v0, none matches", header: set("t=" + ts + ",v0=" + wrong + ",v0=" + wrong), want: providers.ErrSignatureMismatch},
-		{name: "v0 before t", header: set("v0=" + good + ",t=" + ts)},
-		{name: "unknown keys ignored", header: set("t=" + ts + ",v1=abc,v0=" + good)},
-		{name: "upper-case hex", header: set("t=" + ts + ",v0=" + strings.ToUpper(good))},
-		{name: "white space around entries", header: set(" t = " + ts + " ,\tv0=" + good + " , ")},
-		{name: "empty entries skipped", header: set(",t=" + ts + ",,v0=" + good + ",")},
-		{name: "vector header unchanged", header: set(sig)},
+	tests := []sigtest.Case{
+		{Name: "vector"},
+		{Name: "flipped body byte", Body: sigtest.FlipByte(body, 10), Want: providers.ErrSignatureMismatch},
+		{Name: "wrong secret", Secrets: [][]byte{[]byte("bunjang-wrong-secret")}, Want: providers.ErrSignatureMismatch},
+		{Name: "rotation: second secret matches", Secrets: [][]byte{[]byte("old"), secret}},
+		{Name: "missing header", Header: func(h http.Header) { h.Del(bunjang.HeaderSignature) }, Want: providers.ErrMissingSignature},
+		{Name: "empty header", Header: set(""), Want: providers.ErrMissingSignature},
+		{Name: "expired", Now: at.Add(tol + time.Second), Want: providers.ErrStaleTimestamp},
+		{Name: "far expired", Now: at.Add(30 * 24 * time.Hour), Want: providers.ErrStaleTimestamp},
+		{Name: "future", Now: at.Add(-tol - time.Second), Want: providers.ErrStaleTimestamp},
+		{Name: "oldest accepted", Now: at.Add(tol)},
+		{Name: "newest accepted", Now: at.Add(-tol)},
+		{Name: "expired and wrong secret says mismatch", Now: at.Add(time.Hour), Secrets: [][]byte{[]byte("x")}, Want: providers.ErrSignatureMismatch},
+		{Name: "garbled", Header: set("garbage"), Want: providers.ErrMalformedSignature},
+		{Name: "bad timestamp", Header: set("t=abc,v0=" + good), Want: providers.ErrMalformedSignature},
+		{Name: "negative timestamp", Header: set("t=-1,v0=" + good), Want: providers.ErrMalformedSignature},
+		{Name: "two timestamps", Header: set("t=" + ts + ",t=" + ts + ",v0=" + good), Want: providers.ErrMalformedSignature},
+		{Name: "no timestamp", Header: set("v0=" + good), Want: providers.ErrMalformedSignature},
+		{Name: "no v0", Header: set("t=" + ts), Want: providers.ErrMalformedSignature},
+		{Name: "only unknown scheme", Header: set("t=" + ts + ",v1=" + good), Want: providers.ErrMalformedSignature},
+		{Name: "short v0", Header: set("t=" + ts + ",v0=" + good[:62]), Want: providers.ErrMalformedSignature},
+		{Name: "non-hex v0", Header: set("t=" + ts + ",v0=" + "g" + good[1:]), Want: providers.ErrMalformedSignature},
+		{Name: "entry without =", Header: set("t=" + ts + ",v0"), Want: providers.ErrMalformedSignature},
+		{Name: "too many entries", Header: set("t=" + ts + strings.Repeat(",v0="+wrong, providers.MaxSignatureEntries-1) + ",v0=" + good), Want: providers.ErrMalformedSignature},
+		{Name: "as many entries as allowed", Header: set("t=" + ts + strings.Repeat(",v0="+wrong, providers.MaxSignatureEntries-2) + ",v0=" + good)},
+		{Name: "timestamp moved by one second", Now: at.Add(time.Second), Header: set("t=" + strconv.FormatInt(v.T+1, 10) + ",v0=" + good), Want: providers.ErrSignatureMismatch},
+		{Name: "leading zero changes the signed string", Header: set("t=0" + ts + ",v0=" + good), Want: providers.ErrSignatureMismatch},
+		{Name: "leading zero signed as sent", Header: set("t=0" + ts + ",v0=" + sigtest.HexMAC(secret, "0"+ts, ".", v.Body))},
+		{Name: "several v0, last matches", Header: set("t=" + ts + ",v0=" + wrong + ",v0=" + good)},
+		{Name: "several v0, first matches", Header: set("t=" + ts + ",v0=" + good + ",v0=" + wrong)},
+		{Name: "several v0, none matches", Header: set("t=" + ts + ",v0=" + wrong + ",v0=" + wrong), Want: providers.ErrSignatureMismatch},
+		{Name: "v0 before t", Header: set("v0=" + good + ",t=" + ts)},
+		{Name: "unknown keys ignored", Header: set("t=" + ts + ",v1=abc,v0=" + good)},
+		{Name: "upper-case hex", Header: set("t=" + ts + ",v0=" + strings.ToUpper(good))},
+		{Name: "white space around entries", Header: set(" t = " + ts + " ,\tv0=" + good + " , ")},
+		{Name: "empty entries skipped", Header: set(",t=" + ts + ",,v0=" + good + ",")},
+		{Name: "vector header unchanged", Header: set(sig)},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			secrets := tt.secrets
-			if secrets == nil {
-				secrets = [][]byte{secret}
-			}
-			now := at
-			if !tt.now.IsZero() {
-				now = tt.now
-			}
-			b, err := bunjang.NewVerifier(secrets, tol, sigtest.FixedClock(now))
-			if err != nil {
-				t.Fatalf("NewVerifier: %v", err)
-			}
-			h := v.Header()
-			if tt.header != nil {
-				tt.header(h)
-			}
-			bd := body
-			if tt.body != nil {
-				bd = tt.body
-			}
-			sigtest.CheckErr(t, b.Verify(h, bd), tt.want, h)
-		})
-	}
+	sigtest.RunVerify(t, v, secret, body, at, tests, func(secrets [][]byte, now time.Time) (providers.Verifier, error) {
+		return bunjang.NewVerifier(secrets, tol, sigtest.FixedClock(now))
+	})
 }
 
 func TestParseBunjangHeader(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hookline/hookline/pkg/providers"
 	"github.com/hookline/hookline/pkg/providers/internal/sigtest"
@@ -23,58 +24,34 @@ func TestPetstoreVerify(t *testing.T) {
 	sig := v.Headers[petstore.HeaderSignature]
 	hexPart := strings.TrimPrefix(sig, "sha256=")
 
-	tests := []struct {
-		name    string
-		secrets [][]byte
-		body    []byte
-		header  func(h http.Header)
-		want    error
-	}{
-		{name: "vector"},
-		{name: "flipped first body byte", body: sigtest.FlipByte(body, 0), want: providers.ErrSignatureMismatch},
-		{name: "flipped last body byte", body: sigtest.FlipByte(body, len(body)-1), want: providers.ErrSignatureMismatch},
-		{name: "body with trailing newline", body: append(bytes.Clone(body), '\n'), want: providers.ErrSignatureMismatch},
-		{name: "empty body", body: []byte{}, want: providers.ErrSignatureMismatch},
-		{name: "wrong secret", secrets: [][]byte{[]byte("not-the-secret")}, want: providers.ErrSignatureMismatch},
-		{name: "rotation: second secret matches", secrets: [][]byte{[]byte("old"), secret}},
-		{name: "rotation: first secret matches", secrets: [][]byte{secret, []byte("new")}},
-		{name: "missing header", header: func(h http.Header) { h.Del(petstore.HeaderSignature) }, want: providers.ErrMissingSignature},
-		{name: "empty header", header: func(h http.Header) { h.Set(petstore.HeaderSignature, "") }, want: providers.ErrMissingSignature},
-		{name: "white space only", header: func(h http.Header) { h.Set(petstore.HeaderSignature, "  \t ") }, want: providers.ErrMissingSignature},
-		{name: "garbled hex", header: func(h http.Header) { h.Set(petstore.HeaderSignature, "sha256=zz"+hexPart[2:]) }, want: providers.ErrMalformedSignature},
-		{name: "bare hex without prefix", header: func(h http.Header) { h.Set(petstore.HeaderSignature, hexPart) }, want: providers.ErrMalformedSignature},
-		{name: "other algorithm", header: func(h http.Header) { h.Set(petstore.HeaderSignature, "sha1="+hexPart) }, want: providers.ErrMalformedSignature},
-		{name: "truncated hex", header: func(h http.Header) { h.Set(petstore.HeaderSignature, sig[:len(sig)-2]) }, want: providers.ErrMalformedSignature},
-		{name: "extra hex", header: func(h http.Header) { h.Set(petstore.HeaderSignature, sig+"00") }, want: providers.ErrMalformedSignature},
-		{name: "garbage", header: func(h http.Header) { h.Set(petstore.HeaderSignature, "hello world") }, want: providers.ErrMalformedSignature},
-		{name: "another body's valid signature", header: func(h http.Header) { h.Set(petstore.HeaderSignature, petstore.Sign(secret, []byte("{}"))) }, want: providers.ErrSignatureMismatch},
-		{name: "upper-case hex and prefix", header: func(h http.Header) { h.Set(petstore.HeaderSignature, "SHA256="+strings.ToUpper(hexPart)) }},
-		{name: "surrounding white space", header: func(h http.Header) {
+	tests := []sigtest.Case{
+		{Name: "vector"},
+		{Name: "flipped first body byte", Body: sigtest.FlipByte(body, 0), Want: providers.ErrSignatureMismatch},
+		{Name: "flipped last body byte", Body: sigtest.FlipByte(body, len(body)-1), Want: providers.ErrSignatureMismatch},
+		{Name: "body with trailing newline", Body: append(bytes.Clone(body), '\n'), Want: providers.ErrSignatureMismatch},
+		{Name: "empty body", Body: []byte{}, Want: providers.ErrSignatureMismatch},
+		{Name: "wrong secret", Secrets: [][]byte{[]byte("not-the-secret")}, Want: providers.ErrSignatureMismatch},
+		{Name: "rotation: second secret matches", Secrets: [][]byte{[]byte("old"), secret}},
+		{Name: "rotation: first secret matches", Secrets: [][]byte{secret, []byte("new")}},
+		{Name: "missing header", Header: func(h http.Header) { h.Del(petstore.HeaderSignature) }, Want: providers.ErrMissingSignature},
+		{Name: "empty header", Header: func(h http.Header) { h.Set(petstore.HeaderSignature, "") }, Want: providers.ErrMissingSignature},
+		{Name: "white space only", Header: func(h http.Header) { h.Set(petstore.HeaderSignature, "  \t ") }, Want: providers.ErrMissingSignature},
+		{Name: "garbled hex", Header: func(h http.Header) { h.Set(petstore.HeaderSignature, "sha256=zz"+hexPart[2:]) }, Want: providers.ErrMalformedSignature},
+		{Name: "bare hex without prefix", Header: func(h http.Header) { h.Set(petstore.HeaderSignature, hexPart) }, Want: providers.ErrMalformedSignature},
+		{Name: "other algorithm", Header: func(h http.Header) { h.Set(petstore.HeaderSignature, "sha1="+hexPart) }, Want: providers.ErrMalformedSignature},
+		{Name: "truncated hex", Header: func(h http.Header) { h.Set(petstore.HeaderSignature, sig[:len(sig)-2]) }, Want: providers.ErrMalformedSignature},
+		{Name: "extra hex", Header: func(h http.Header) { h.Set(petstore.HeaderSignature, sig+"00") }, Want: providers.ErrMalformedSignature},
+		{Name: "garbage", Header: func(h http.Header) { h.Set(petstore.HeaderSignature, "hello world") }, Want: providers.ErrMalformedSignature},
+		{Name: "another body's valid signature", Header: func(h http.Header) { h.Set(petstore.HeaderSignature, petstore.Sign(secret, []byte("{}"))) }, Want: providers.ErrSignatureMismatch},
+		{Name: "upper-case hex and prefix", Header: func(h http.Header) { h.Set(petstore.HeaderSignature, "SHA256="+strings.ToUpper(hexPart)) }},
+		{Name: "surrounding white space", Header: func(h http.Header) {
 			h[http.CanonicalHeaderKey(petstore.HeaderSignature)] = []string{" \t" + sig + " "}
 		}},
-		{name: "first of two header values is used", header: func(h http.Header) { h.Add(petstore.HeaderSignature, "sha256="+strings.Repeat("0", 64)) }},
+		{Name: "first of two header values is used", Header: func(h http.Header) { h.Add(petstore.HeaderSignature, "sha256="+strings.Repeat("0", 64)) }},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			secrets := tt.secrets
-			if secrets == nil {
-				secrets = [][]byte{secret}
-			}
-			p, err := petstore.NewVerifier(secrets)
-			if err != nil {
-				t.Fatalf("NewVerifier: %v", err)
-			}
-			h := v.Header()
-			if tt.header != nil {
-				tt.header(h)
-			}
-			b := body
-			if tt.body != nil {
-				b = tt.body
-			}
-			sigtest.CheckErr(t, p.Verify(h, b), tt.want, h)
-		})
-	}
+	sigtest.RunVerify(t, v, secret, body, time.Time{}, tests, func(secrets [][]byte, now time.Time) (providers.Verifier, error) {
+		return petstore.NewVerifier(secrets)
+	})
 }
 
 func TestParsePetstoreHeader(t *testing.T) {

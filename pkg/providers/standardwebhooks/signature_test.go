@@ -48,70 +48,41 @@ func TestStandardVerify(t *testing.T) {
 	}
 	sigs := func(val string) func(http.Header) { return set(standardwebhooks.HeaderSignature, val) }
 
-	tests := []struct {
-		name    string
-		secrets [][]byte
-		body    []byte
-		now     time.Time
-		header  func(h http.Header)
-		want    error
-	}{
-		{name: "vector"},
-		{name: "raw key bytes as secret", secrets: [][]byte{key}},
-		{name: "flipped body byte", body: sigtest.FlipByte(body, 5), want: providers.ErrSignatureMismatch},
-		{name: "wrong secret", secrets: [][]byte{[]byte("whsec_" + base64.StdEncoding.EncodeToString([]byte("another key")))}, want: providers.ErrSignatureMismatch},
-		{name: "whsec_ secret used raw would not match", secrets: [][]byte{[]byte("standard-webhooks-test-key-32byX")}, want: providers.ErrSignatureMismatch},
-		{name: "rotation: second secret matches", secrets: [][]byte{[]byte("whsec_b2xk"), secret}},
-		{name: "missing signature", header: func(h http.Header) { h.Del(standardwebhooks.HeaderSignature) }, want: providers.ErrMissingSignature},
-		{name: "missing id", header: func(h http.Header) { h.Del(standardwebhooks.HeaderID) }, want: providers.ErrMissingSignature},
-		{name: "empty id", header: set(standardwebhooks.HeaderID, ""), want: providers.ErrMissingSignature},
-		{name: "missing timestamp", header: func(h http.Header) { h.Del(standardwebhooks.HeaderTimestamp) }, want: providers.ErrMissingSignature},
-		{name: "expired", now: at.Add(tol + time.Second), want: providers.ErrStaleTimestamp},
-		{name: "future", now: at.Add(-tol - time.Second), want: providers.ErrStaleTimestamp},
-		{name: "oldest accepted", now: at.Add(tol)},
-		{name: "expired and wrong secret says mismatch", now: at.Add(time.Hour), secrets: [][]byte{[]byte("x")}, want: providers.ErrSignatureMismatch},
-		{name: "other id", header: set(standardwebhooks.HeaderID, id+"x"), want: providers.ErrSignatureMismatch},
-		{name: "other timestamp", now: at.Add(time.Second), header: set(standardwebhooks.HeaderTimestamp, strconv.FormatInt(at.Unix()+1, 10)), want: providers.ErrSignatureMismatch},
-		{name: "timestamp not a number", header: set(standardwebhooks.HeaderTimestamp, "yesterday"), want: providers.ErrMalformedSignature},
-		{name: "timestamp in RFC 3339", header: set(standardwebhooks.HeaderTimestamp, at.UTC().Format(time.RFC3339)), want: providers.ErrMalformedSignature},
-		{name: "garbled base64", header: sigs("v1,!!!" + good[3:]), want: providers.ErrMalformedSignature},
-		{name: "entry without comma", header: sigs("v1" + good), want: providers.ErrMalformedSignature},
-		{name: "short signature", header: sigs("v1," + good[:20]), want: providers.ErrMalformedSignature},
-		{name: "only other versions", header: sigs("v1a," + good + " v2," + good), want: providers.ErrMalformedSignature},
-		{name: "white space only", header: sigs("   "), want: providers.ErrMissingSignature},
-		{name: "too many entries", header: sigs(strings.Repeat("v1,"+wrong+" ", providers.MaxSignatureEntries) + "v1," + good), want: providers.ErrMalformedSignature},
-		{name: "as many entries as allowed", header: sigs(strings.Repeat("v1,"+wrong+" ", providers.MaxSignatureEntries-1) + "v1," + good)},
-		{name: "several v1, last matches", header: sigs("v1," + wrong + " v1," + good)},
-		{name: "several v1, none matches", header: sigs("v1," + wrong + " v1," + wrong), want: providers.ErrSignatureMismatch},
-		{name: "other versions ignored", header: sigs("v1a,c29tZXRoaW5n v1," + good + " v2,x")},
-		{name: "unpadded base64", header: sigs("v1," + strings.TrimRight(good, "="))},
-		{name: "white space around entries", header: sigs(" \tv1," + wrong + "   v1," + good + "  ")},
+	tests := []sigtest.Case{
+		{Name: "vector"},
+		{Name: "raw key bytes as secret", Secrets: [][]byte{key}},
+		{Name: "flipped body byte", Body: sigtest.FlipByte(body, 5), Want: providers.ErrSignatureMismatch},
+		{Name: "wrong secret", Secrets: [][]byte{[]byte("whsec_" + base64.StdEncoding.EncodeToString([]byte("another key")))}, Want: providers.ErrSignatureMismatch},
+		{Name: "whsec_ secret used raw would not match", Secrets: [][]byte{[]byte("standard-webhooks-test-key-32byX")}, Want: providers.ErrSignatureMismatch},
+		{Name: "rotation: second secret matches", Secrets: [][]byte{[]byte("whsec_b2xk"), secret}},
+		{Name: "missing signature", Header: func(h http.Header) { h.Del(standardwebhooks.HeaderSignature) }, Want: providers.ErrMissingSignature},
+		{Name: "missing id", Header: func(h http.Header) { h.Del(standardwebhooks.HeaderID) }, Want: providers.ErrMissingSignature},
+		{Name: "empty id", Header: set(standardwebhooks.HeaderID, ""), Want: providers.ErrMissingSignature},
+		{Name: "missing timestamp", Header: func(h http.Header) { h.Del(standardwebhooks.HeaderTimestamp) }, Want: providers.ErrMissingSignature},
+		{Name: "expired", Now: at.Add(tol + time.Second), Want: providers.ErrStaleTimestamp},
+		{Name: "future", Now: at.Add(-tol - time.Second), Want: providers.ErrStaleTimestamp},
+		{Name: "oldest accepted", Now: at.Add(tol)},
+		{Name: "expired and wrong secret says mismatch", Now: at.Add(time.Hour), Secrets: [][]byte{[]byte("x")}, Want: providers.ErrSignatureMismatch},
+		{Name: "other id", Header: set(standardwebhooks.HeaderID, id+"x"), Want: providers.ErrSignatureMismatch},
+		{Name: "other timestamp", Now: at.Add(time.Second), Header: set(standardwebhooks.HeaderTimestamp, strconv.FormatInt(at.Unix()+1, 10)), Want: providers.ErrSignatureMismatch},
+		{Name: "timestamp not a number", Header: set(standardwebhooks.HeaderTimestamp, "yesterday"), Want: providers.ErrMalformedSignature},
+		{Name: "timestamp in RFC 3339", Header: set(standardwebhooks.HeaderTimestamp, at.UTC().Format(time.RFC3339)), Want: providers.ErrMalformedSignature},
+		{Name: "garbled base64", Header: sigs("v1,!!!" + good[3:]), Want: providers.ErrMalformedSignature},
+		{Name: "entry without comma", Header: sigs("v1" + good), Want: providers.ErrMalformedSignature},
+		{Name: "short signature", Header: sigs("v1," + good[:20]), Want: providers.ErrMalformedSignature},
+		{Name: "only other versions", Header: sigs("v1a," + good + " v2," + good), Want: providers.ErrMalformedSignature},
+		{Name: "white space only", Header: sigs("   "), Want: providers.ErrMissingSignature},
+		{Name: "too many entries", Header: sigs(strings.Repeat("v1,"+wrong+" ", providers.MaxSignatureEntries) + "v1," + good), Want: providers.ErrMalformedSignature},
+		{Name: "as many entries as allowed", Header: sigs(strings.Repeat("v1,"+wrong+" ", providers.MaxSignatureEntries-1) + "v1," + good)},
+		{Name: "several v1, last matches", Header: sigs("v1," + wrong + " v1," + good)},
+		{Name: "several v1, none matches", Header: sigs("v1," + wrong + " v1," + wrong), Want: providers.ErrSignatureMismatch},
+		{Name: "other versions ignored", Header: sigs("v1a,c29tZXRoaW5n v1," + good + " v2,x")},
+		{Name: "unpadded base64", Header: sigs("v1," + strings.TrimRight(good, "="))},
+		{Name: "white space around entries", Header: sigs(" \tv1," + wrong + "   v1," + good + "  ")},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			secrets := tt.secrets
-			if secrets == nil {
-				secrets = [][]byte{secret}
-			}
-			now := at
-			if !tt.now.IsZero() {
-				now = tt.now
-			}
-			s, err := standardwebhooks.NewVerifier(secrets, tol, sigtest.FixedClock(now))
-			if err != nil {
-				t.Fatalf("NewVerifier: %v", err)
-			}
-			h := v.Header()
-			if tt.header != nil {
-				tt.header(h)
-			}
-			b := body
-			if tt.body != nil {
-				b = tt.body
-			}
-			sigtest.CheckErr(t, s.Verify(h, b), tt.want, h)
-		})
-	}
+	sigtest.RunVerify(t, v, secret, body, at, tests, func(secrets [][]byte, now time.Time) (providers.Verifier, error) {
+		return standardwebhooks.NewVerifier(secrets, tol, sigtest.FixedClock(now))
+	})
 }
 
 func TestParseStandardSignatures(t *testing.T) {

@@ -183,3 +183,45 @@ func RoundTrips() []RoundTrip {
 
 // RoundTripNow is the verifiers' clock in TestSignRoundTrip.
 func RoundTripNow() time.Time { return time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC) }
+
+// Case is one row of a verifier's table test: the vector's request, changed by what is set.
+type Case struct {
+	Name    string
+	Secrets [][]byte  // nil: the default secret
+	Body    []byte    // nil: the default body
+	Now     time.Time // zero: the default time (ignored by schemes without a timestamp)
+	Header  func(h http.Header)
+	Want    error
+}
+
+// RunVerify runs each case as a subtest: newVerifier(secrets, now) builds the provider's
+// verifier, which checks v's headers (changed by Header) over the body; CheckErr judges it.
+func RunVerify(t *testing.T, v Vector, secret, body []byte, now time.Time, cases []Case,
+	newVerifier func(secrets [][]byte, now time.Time) (providers.Verifier, error)) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.Name, func(t *testing.T) {
+			secrets := tt.Secrets
+			if secrets == nil {
+				secrets = [][]byte{secret}
+			}
+			at := now
+			if !tt.Now.IsZero() {
+				at = tt.Now
+			}
+			ver, err := newVerifier(secrets, at)
+			if err != nil {
+				t.Fatalf("NewVerifier: %v", err)
+			}
+			h := v.Header()
+			if tt.Header != nil {
+				tt.Header(h)
+			}
+			b := body
+			if tt.Body != nil {
+				b = tt.Body
+			}
+			CheckErr(t, ver.Verify(h, b), tt.Want, h)
+		})
+	}
+}
