@@ -52,7 +52,7 @@ func Parse(body []byte) (envelope.Envelope, error) {
 		return envelope.Envelope{}, fmt.Errorf("%w: data", envelope.ErrMissingField)
 	}
 	env := envelope.Envelope{EventID: id, EventType: typ, OccurredAt: at}
-	if jsonscan.NormType(typ) == "orderstatuschanged" {
+	if jsonscan.TypeIs(typ, "orderstatuschanged") {
 		env.Kind = envelope.KindStatusChanged
 	}
 	d, err := jsonscan.Fields(f[3], "data.", "orderId", "orderItems")

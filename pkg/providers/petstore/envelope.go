@@ -51,10 +51,10 @@ func Parse(body []byte) (envelope.Envelope, error) {
 	if err != nil {
 		return envelope.Envelope{}, err
 	}
-	switch jsonscan.NormType(typ) {
-	case "orderstatuschanged":
+	switch {
+	case jsonscan.TypeIs(typ, "orderstatuschanged"):
 		env.Kind = envelope.KindStatusChanged
-	case "paymentsucceeded":
+	case jsonscan.TypeIs(typ, "paymentsucceeded"):
 		env.Kind = envelope.KindPaymentSucceeded
 	default:
 		return env, nil

@@ -29,7 +29,7 @@ func Parse(body []byte, webhookID string) (envelope.Envelope, error) {
 		return envelope.Envelope{}, fmt.Errorf("%w: type", envelope.ErrInvalidField)
 	}
 	env := envelope.Envelope{EventID: webhookID, EventType: typ}
-	if jsonscan.NormType(typ) != "orderstatuschanged" {
+	if !jsonscan.TypeIs(typ, "orderstatuschanged") {
 		return env, nil
 	}
 	env.Kind = envelope.KindStatusChanged

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hookline/hookline/pkg/providers/envelope"
 )
@@ -128,21 +129,21 @@ func Object(raw []byte, name string) (bool, error) {
 
 // Fields picks names from the object raw (valid JSON), refusing a duplicate among them; prefix
 // names the object in errors ("data.").
-func Fields(raw []byte, prefix string, names ...string) ([][]byte, error) {
+func Fields(raw []byte, prefix string, names ...string) (Vals, error) {
 	f, dup, err := Pick(raw, names...)
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("%w: %s%w", envelope.ErrNotJSON, prefix, err)
+		return Vals{}, fmt.Errorf("%w: %s%w", envelope.ErrNotJSON, prefix, err)
 	case dup != "":
-		return nil, fmt.Errorf("%w: %s%s", envelope.ErrDuplicateKey, prefix, dup)
+		return Vals{}, fmt.Errorf("%w: %s%s", envelope.ErrDuplicateKey, prefix, dup)
 	}
 	return f, nil
 }
 
 // Top checks that body is a JSON object and picks names from it.
-func Top(body []byte, names ...string) ([][]byte, error) {
+func Top(body []byte, names ...string) (Vals, error) {
 	if !Valid(body) {
-		return nil, envelope.ErrNotJSON
+		return Vals{}, envelope.ErrNotJSON
 	}
 	return Fields(body, "", names...)
 }
@@ -152,6 +153,28 @@ func invalid(raw []byte, name string) error {
 		return fmt.Errorf("%w: %s is not valid UTF-8", envelope.ErrInvalidField, name)
 	}
 	return fmt.Errorf("%w: %s is not a string", envelope.ErrInvalidField, name)
+}
+
+// TypeIs reports whether NormType(s) == norm (norm already normalized), without allocating
+// when s is ASCII.
+func TypeIs(s, norm string) bool {
+	j := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			return NormType(s) == norm // Unicode lowercasing: the slow, exact path
+		case c == '.', c == '_', c == '-', c == ' ':
+			continue
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if j >= len(norm) || norm[j] != c {
+			return false
+		}
+		j++
+	}
+	return j == len(norm)
 }
 
 // NormType lowercases an event type and drops '.', '_', '-' and spaces, so

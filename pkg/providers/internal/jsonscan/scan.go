@@ -6,6 +6,7 @@
 package jsonscan
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -49,10 +50,22 @@ func ObjectFields(v []byte, fn func(key, val []byte)) error {
 	return nil
 }
 
+// MaxPick is the most names one Pick reads.
+const MaxPick = 8
+
+// ErrTooManyNames marks a Pick of more than MaxPick names (a programming error in a parser).
+var ErrTooManyNames = errors.New("too many names for one pick")
+
+// Vals are the raw values Pick found, in the order of its names (nil where absent). An array,
+// returned by value, so a parse allocates nothing for it.
+type Vals [MaxPick][]byte
+
 // Pick returns the raw values of the named members of the JSON object v (valid JSON), in the
 // order of names (nil where absent), and the first name that appears twice.
-func Pick(v []byte, names ...string) (vals [][]byte, dup string, err error) {
-	vals = make([][]byte, len(names))
+func Pick(v []byte, names ...string) (vals Vals, dup string, err error) {
+	if len(names) > MaxPick {
+		return Vals{}, "", ErrTooManyNames
+	}
 	err = ObjectFields(v, func(k, val []byte) {
 		for i, n := range names {
 			if keyIs(k, n) {
@@ -96,15 +109,23 @@ func skipSpace(v []byte, i int) int {
 	return i
 }
 
-// stringEnd returns the index just past the string starting at v[i] == '"'.
+// stringEnd returns the index just past the string starting at v[i] == '"': the next quote that
+// an even number of backslashes precedes (bytes.IndexByte finds quotes many bytes at a time).
 func stringEnd(v []byte, i int) int {
-	for i++; i < len(v); i++ {
-		switch v[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
+	for i++; i < len(v); {
+		j := bytes.IndexByte(v[i:], '"')
+		if j < 0 {
+			return len(v)
 		}
+		q := i + j
+		n := 0
+		for k := q - 1; v[k] == '\\'; k-- { // stops at the opening quote at the latest
+			n++
+		}
+		if n%2 == 0 {
+			return q + 1
+		}
+		i = q + 1
 	}
 	return len(v)
 }
